@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# Installs the Debian 12 packages keyhold needs, only when some are missing. Quiet when
+# everything is present; idempotent. `deps.sh` covers build, run and test; `deps.sh fuzz` adds
+# the clang toolchain for libFuzzer builds.
+set -euo pipefail
+
+packages=(
+  gcc make libc6-dev cmake ninja-build pkg-config   # toolchain
+  libssl-dev openssl                                # crypto (OpenSSL 3.0)
+  libcmocka-dev                                     # unit tests
+  clang-format cppcheck                             # style gates run by make test
+)
+if [[ "${1:-}" == "fuzz" ]]; then
+  packages+=(clang libclang-rt-14-dev)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "deps: installing ${missing[*]}" >&2
+as_root=()
+if [[ $(id -u) -ne 0 ]]; then
+  if command -v sudo >/dev/null 2>&1; then
+    as_root=(sudo)
+  else
+    echo "deps: missing packages and not root: apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${as_root[@]}" apt-get update -qq
+"${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

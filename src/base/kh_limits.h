@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Every limit on untrusted input, in one place, with the reason beside it. Code that reads
+ * input from a peer checks against these names; nothing else invents its own numbers.
+ */
+#ifndef KH_LIMITS_H
+#define KH_LIMITS_H
+
+/* HTTP request body after authentication (API.md: 1 MiB): room for a full batch of 100 items
+ * of 8 KiB Base64 each, with margin. */
+#define KH_LIMIT_BODY_BYTES (1024u * 1024u)
+/* Body before authentication: only init, unseal and health are unauthenticated, and their
+ * bodies are small; a stranger may not make us buffer a megabyte. */
+#define KH_LIMIT_BODY_UNAUTH_BYTES (16u * 1024u)
+/* Request header block: generous for bearer tokens and SigV4 headers, small enough to refuse
+ * header floods early. */
+#define KH_LIMIT_HEADER_BYTES (16u * 1024u)
+/* Request URI (XKS.md: whole URI <= 256 for XKS; native API paths stay far below this). */
+#define KH_LIMIT_URI_BYTES 2048u
+
+/* JSON nesting: our documents are at most 4 deep; 32 leaves room without stack risk. */
+#define KH_LIMIT_JSON_DEPTH 32u
+/* One JSON string value after decoding (a PEM chain is the largest legitimate value). */
+#define KH_LIMIT_JSON_STRING_BYTES (256u * 1024u)
+
+/* Encrypt plaintext, decoded (API.md: 32 KiB). Envelope encryption is for larger data. */
+#define KH_LIMIT_PLAINTEXT_BYTES (32u * 1024u)
+/* Ciphertext string: plaintext + version prefix + nonce + tag, Base64-expanded. */
+#define KH_LIMIT_CIPHERTEXT_BYTES (48u * 1024u)
+/* Message to sign (API.md: 8 KiB); larger messages are hashed by the client. */
+#define KH_LIMIT_SIGN_MESSAGE_BYTES (8u * 1024u)
+/* Encryption context / AAD (API.md: 1 KiB; XKS needs 8 KiB, checked by XKS separately). */
+#define KH_LIMIT_CONTEXT_BYTES 1024u
+/* XKS AAD: the XKS specification requires at least 8192 bytes to be supported. */
+#define KH_LIMIT_XKS_AAD_BYTES 8192u
+/* Batch items per request (API.md: 100). */
+#define KH_LIMIT_BATCH_ITEMS 100u
+/* Names of keys, key stores, accounts (API.md: 1-64 chars of [A-Za-z0-9_.-]). */
+#define KH_LIMIT_NAME_MIN 1u
+#define KH_LIMIT_NAME_MAX 64u
+/* Free-text descriptions (API.md: 256). */
+#define KH_LIMIT_DESCRIPTION_BYTES 256u
+/* Page size for lists (API.md: default 50, max 1000). */
+#define KH_LIMIT_PAGE_DEFAULT 50u
+#define KH_LIMIT_PAGE_MAX 1000u
+
+/* Data keys: 128 to 512 bits, whole bytes. */
+#define KH_LIMIT_DATA_KEY_BITS_MIN 128u
+#define KH_LIMIT_DATA_KEY_BITS_MAX 512u
+/* Random bytes per request. */
+#define KH_LIMIT_RANDOM_BYTES 1024u
+
+/* Shamir: GF(2^8) has 255 non-zero evaluation points. */
+#define KH_LIMIT_SHARES_MAX 255u
+/* Secret shared with Shamir: the barrier splits a 32-byte key; 64 leaves room. */
+#define KH_LIMIT_SHAMIR_SECRET_BYTES 64u
+
+/* A DER or PEM key or certificate we accept for parsing: RSA-4096 private keys are about
+ * 2.4 KiB DER; chains of a few certificates fit in 64 KiB. */
+#define KH_LIMIT_KEY_ENCODED_BYTES (64u * 1024u)
+/* RFC 5649 key wrap input: keys, not bulk data. */
+#define KH_LIMIT_KEYWRAP_BYTES (16u * 1024u)
+
+/* One log field value; longer values are cut and marked. */
+#define KH_LIMIT_LOG_VALUE_BYTES 1024u
+
+#endif

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Shared inside src/crypto/ only: the algorithm implementations fetched once at init, and the
+ * helpers that turn OpenSSL failures into kh_rc codes.
+ */
+#ifndef KH_CRYPTO_INT_H
+#define KH_CRYPTO_INT_H
+
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+
+#include "crypto/kh_crypto.h"
+
+/* Fetched by kh_crypto_init and kept for the life of the process (fetching per call is slow). */
+struct kh_algs {
+	EVP_MD *sha256, *sha384, *sha512, *sm3;
+	EVP_MAC *hmac;
+	EVP_KDF *hkdf;
+	EVP_CIPHER *aes_256_gcm, *chacha20_poly1305, *sm4_ctr, *sm4_ecb;
+	EVP_CIPHER *aes_128_wrap_pad, *aes_192_wrap_pad, *aes_256_wrap_pad;
+};
+extern struct kh_algs kh_algs;
+
+/* The EVP_MD for alg, or NULL for an unknown value. Requires kh_crypto_init. */
+const EVP_MD *kh_md_of(enum kh_hash alg);
+/* The OpenSSL name of alg ("SHA2-256", "SM3"), or NULL. */
+const char *kh_md_name(enum kh_hash alg);
+
+/*
+ * Drains OpenSSL's error queue into the debug log, tagged with what failed, and returns
+ * KH_ERR_NOMEM when the library ran out of memory, else KH_ERR_LIBCRYPTO.
+ */
+KH_MUST_CHECK kh_rc kh_ossl_error(const char *what);
+/* Drains the queue silently and returns rc: for failures that are the caller's fault (a bad
+ * signature, malformed DER) where the library's reasons are noise. */
+KH_MUST_CHECK kh_rc kh_ossl_discard(kh_rc rc);
+
+/* Refuses to put secrets in a buffer that is not secure (programmer error, not input). */
+#define KH_REQUIRE_SECURE(buf) KH_ENSURE(((buf)->flags & KH_BUF_SECURE) != 0, KH_ERR_INTERNAL)
+
+#endif

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Shared test helpers (see kh_test.h).
+ */
+#include "kh_test.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "base/kh_codec.h"
+#include "base/kh_mem.h"
+
+struct kh_buf kh_test_hex(const char *hex)
+{
+	struct kh_buf b;
+
+	kh_buf_init(&b, 1u << 24, KH_BUF_PLAIN);
+	assert_int_equal(kh_hex_decode(kh_slice_from_cstr(hex), &b), KH_OK);
+	return b;
+}
+
+void kh_test_assert_hex(struct kh_slice got, const char *hex)
+{
+	struct kh_buf h;
+
+	kh_buf_init(&h, 1u << 24, KH_BUF_PLAIN);
+	assert_int_equal(kh_hex_encode(got, &h), KH_OK);
+	assert_string_equal(kh_buf_cstr(&h), hex);
+	kh_buf_cleanup(&h);
+}
+
+struct kh_buf kh_test_read_data(const char *relative_path)
+{
+	char path[1024];
+	struct kh_buf b;
+	uint8_t chunk[4096];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", KH_TEST_DATA, relative_path);
+	f = fopen(path, "rb");
+	if (f == NULL)
+		fail_msg("cannot open %s", path);
+	kh_buf_init(&b, 1u << 26, KH_BUF_PLAIN);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		assert_int_equal(kh_buf_append(&b, KH_SLICE(chunk, n)), KH_OK);
+	fclose(f);
+	return b;
+}
+
+void kh_test_alloc_failures(kh_test_alloc_fn fn, void *arg)
+{
+	unsigned long nth;
+
+	for (nth = 1; nth < 100000; nth++) {
+		kh_rc rc;
+
+		kh_mem_fail_at(nth);
+		rc = fn(arg);
+		if (kh_mem_alloc_count() < nth) {
+			/* The nth allocation never happened: this run saw no failure. */
+			kh_mem_fail_at(0);
+			assert_int_equal(rc, KH_OK);
+			return;
+		}
+		if (rc != KH_ERR_NOMEM)
+			fail_msg("allocation %lu failed but the code returned %s", nth,
+			         kh_rc_name(rc));
+	}
+	kh_mem_fail_at(0);
+	fail_msg("allocation sweep did not terminate");
+}
