@@ -35,6 +35,9 @@ KH_MUST_CHECK kh_rc kh_ossl_error(const char *what);
  * signature, malformed DER) where the library's reasons are noise. */
 KH_MUST_CHECK kh_rc kh_ossl_discard(kh_rc rc);
 
+/* The OpenSSL key behind a kh_pkey (owned by it; never freed by the caller). */
+EVP_PKEY *kh_pkey_evp(const struct kh_pkey *key);
+
 /* Refuses to put secrets in a buffer that is not secure (programmer error, not input). */
 #define KH_REQUIRE_SECURE(buf) KH_ENSURE(((buf)->flags & KH_BUF_SECURE) != 0, KH_ERR_INTERNAL)
 
