@@ -17,6 +17,7 @@ run: deps
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release
 	@build/release/src/keyhold version
+	@build/release/src/keyhold selftest
 
 test: deps
 	@cmake --preset asan >/dev/null
