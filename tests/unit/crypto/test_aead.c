@@ -8,18 +8,12 @@
  * trips at awkward sizes (also in place), every kind of tampering, wrong lengths, key
  * duplication and allocation failures.
  */
-#include "kh_test.h"
+#include "kh_test_crypto.h"
 
 #include <string.h>
 
 #include "base/kh_mem.h"
 #include "crypto/kh_crypto.h"
-
-static int group_setup(void **state)
-{
-	(void)state;
-	return kh_crypto_init() == KH_OK ? 0 : -1;
-}
 
 static const enum kh_aead all_aeads[] = {KH_AEAD_AES_256_GCM, KH_AEAD_CHACHA20_POLY1305,
                                          KH_AEAD_SM4_CTR_HMAC_SM3};
@@ -698,5 +692,5 @@ int main(void)
 	    cmocka_unit_test(
 	        key_new_and_dup_return_nomem_without_leaking_on_every_allocation_failure),
 	};
-	return cmocka_run_group_tests(tests, group_setup, NULL);
+	return cmocka_run_group_tests(tests, kh_test_crypto_setup, NULL);
 }

@@ -7,18 +7,12 @@
  * beside each. Also: streaming equals one-shot at every split, refusal of unknown algorithms and
  * short buffers, constant-time verification with truncation rules, and allocation failures.
  */
-#include "kh_test.h"
+#include "kh_test_crypto.h"
 
 #include <string.h>
 
 #include "base/kh_mem.h"
 #include "crypto/kh_crypto.h"
-
-static int group_setup(void **state)
-{
-	(void)state;
-	return kh_crypto_init() == KH_OK ? 0 : -1;
-}
 
 static const enum kh_hash all_hashes[] = {KH_HASH_SHA256, KH_HASH_SHA384, KH_HASH_SHA512,
                                           KH_HASH_SM3};
@@ -629,5 +623,5 @@ int main(void)
 	    cmocka_unit_test(
 	        hkdf_refuses_output_above_255_blocks_zero_output_and_unknown_algorithms),
 	};
-	return cmocka_run_group_tests(tests, group_setup, NULL);
+	return cmocka_run_group_tests(tests, kh_test_crypto_setup, NULL);
 }

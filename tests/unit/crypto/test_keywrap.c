@@ -6,19 +6,13 @@
  * foreign wrappings (including a published RFC 3394 wrapping, which has the other AIV).
  * Unwrapped keys must land in secure memory only.
  */
-#include "kh_test.h"
+#include "kh_test_crypto.h"
 
 #include <string.h>
 
 #include "base/kh_limits.h"
 #include "base/kh_mem.h"
 #include "crypto/kh_crypto.h"
-
-static int group_setup(void **state)
-{
-	(void)state;
-	return kh_crypto_init() == KH_OK ? 0 : -1;
-}
 
 #define BUF_MAX (64u * 1024u)
 
@@ -351,5 +345,5 @@ int main(void)
 	    cmocka_unit_test(
 	        wrap_and_unwrap_return_nomem_without_leaking_on_every_allocation_failure),
 	};
-	return cmocka_run_group_tests(tests, group_setup, NULL);
+	return cmocka_run_group_tests(tests, kh_test_crypto_setup, NULL);
 }

@@ -6,7 +6,7 @@
  * capacity, including through public-only keys; and every altered, truncated, extended or
  * foreign ciphertext is KH_ERR_DECRYPT. Plaintext comes out only into secure buffers.
  */
-#include "kh_test.h"
+#include "kh_test_crypto.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -19,45 +19,18 @@
 /* RFC 8017 7.1.1: k - 2 * hLen - 2 with k = 256, hLen = 32. */
 #define RSA2048_OAEP_MAX 190u
 
-static int group_setup(void **state)
-{
-	(void)state;
-	return kh_crypto_init() == KH_OK ? 0 : -1;
-}
-
-static struct kh_buf data_file(const char *name)
-{
-	char path[256];
-
-	assert_true((size_t)snprintf(path, sizeof(path), "pkey/%s", name) < sizeof(path));
-	return kh_test_read_data(path);
-}
-
-static struct kh_pkey *load(const char *name, bool private_key)
-{
-	struct kh_buf b = data_file(name);
-	struct kh_pkey *key = NULL;
-
-	if (private_key)
-		assert_int_equal(kh_pkey_import_private(kh_buf_slice(&b), &key), KH_OK);
-	else
-		assert_int_equal(kh_pkey_import_public(kh_buf_slice(&b), &key), KH_OK);
-	kh_buf_cleanup(&b);
-	return key;
-}
-
 static void decrypts_openssl_cli_ciphertexts(void **state)
 {
 	static const char *const cases[][2] = {
 	    {"rsa2048.key.pem", "rsa2048.oaep.ct"},
 	    {"sm2.key.pem", "sm2.ct"},
 	};
-	struct kh_buf want = data_file("pt.bin");
+	struct kh_buf want = kh_test_pkey_file("pt.bin");
 
 	(void)state;
 	for (size_t i = 0; i < 2; i++) {
-		struct kh_pkey *key = load(cases[i][0], true);
-		struct kh_buf ct = data_file(cases[i][1]);
+		struct kh_pkey *key = kh_test_pkey_load(cases[i][0], true);
+		struct kh_buf ct = kh_test_pkey_file(cases[i][1]);
 		struct kh_buf pt;
 
 		kh_buf_init(&pt, BUF_MAX, KH_BUF_SECURE);
@@ -115,8 +88,8 @@ static kh_rc encrypt_len(const struct kh_pkey *key, size_t len)
 
 static void rsa_oaep_round_trips_up_to_capacity(void **state)
 {
-	struct kh_pkey *key = load("rsa2048.key.pem", true);
-	struct kh_pkey *pub = load("rsa2048.pub.pem", false);
+	struct kh_pkey *key = kh_test_pkey_load("rsa2048.key.pem", true);
+	struct kh_pkey *pub = kh_test_pkey_load("rsa2048.pub.pem", false);
 	static const size_t lens[] = {0, 1, 32, RSA2048_OAEP_MAX};
 
 	(void)state;
@@ -130,8 +103,8 @@ static void rsa_oaep_round_trips_up_to_capacity(void **state)
 
 static void sm2_round_trips_up_to_the_plaintext_limit(void **state)
 {
-	struct kh_pkey *key = load("sm2.key.pem", true);
-	struct kh_pkey *pub = load("sm2.pub.pem", false);
+	struct kh_pkey *key = kh_test_pkey_load("sm2.key.pem", true);
+	struct kh_pkey *pub = kh_test_pkey_load("sm2.pub.pem", false);
 	static const size_t lens[] = {1, 31, 32, 33, 1000, KH_LIMIT_PLAINTEXT_BYTES};
 
 	(void)state;
@@ -188,10 +161,10 @@ static void assert_tampering_detected(const struct kh_pkey *key, struct kh_slice
 
 static void altered_ciphertexts_fail_with_decrypt_error(void **state)
 {
-	struct kh_pkey *rsa = load("rsa2048.key.pem", true);
-	struct kh_pkey *sm2 = load("sm2.key.pem", true);
-	struct kh_buf rsa_ct = data_file("rsa2048.oaep.ct");
-	struct kh_buf sm2_ct = data_file("sm2.ct");
+	struct kh_pkey *rsa = kh_test_pkey_load("rsa2048.key.pem", true);
+	struct kh_pkey *sm2 = kh_test_pkey_load("sm2.key.pem", true);
+	struct kh_buf rsa_ct = kh_test_pkey_file("rsa2048.oaep.ct");
+	struct kh_buf sm2_ct = kh_test_pkey_file("sm2.ct");
 
 	(void)state;
 	assert_tampering_detected(rsa, kh_buf_slice(&rsa_ct));
@@ -205,8 +178,8 @@ static void altered_ciphertexts_fail_with_decrypt_error(void **state)
 static void ciphertexts_for_another_key_fail_with_decrypt_error(void **state)
 {
 	struct kh_pkey *rsa = NULL, *sm2 = NULL;
-	struct kh_buf rsa_ct = data_file("rsa2048.oaep.ct");
-	struct kh_buf sm2_ct = data_file("sm2.ct");
+	struct kh_buf rsa_ct = kh_test_pkey_file("rsa2048.oaep.ct");
+	struct kh_buf sm2_ct = kh_test_pkey_file("sm2.ct");
 	struct kh_buf pt;
 
 	(void)state;
@@ -231,8 +204,8 @@ static void ciphertexts_for_another_key_fail_with_decrypt_error(void **state)
 static void sm2_refuses_non_der_framing_and_oversized_input(void **state)
 {
 	static uint8_t big[KH_LIMIT_PLAINTEXT_BYTES + 1024];
-	struct kh_pkey *sm2 = load("sm2.key.pem", true);
-	struct kh_buf ct = data_file("sm2.ct");
+	struct kh_pkey *sm2 = kh_test_pkey_load("sm2.key.pem", true);
+	struct kh_buf ct = kh_test_pkey_file("sm2.ct");
 	struct kh_buf alt, pt;
 	struct kh_slice body;
 	uint8_t hdr[4];
@@ -285,7 +258,7 @@ static void sm2_refuses_non_der_framing_and_oversized_input(void **state)
 static void keys_that_cannot_encrypt_are_refused(void **state)
 {
 	static const char *const files[] = {"p256.key.pem", "p384.key.pem"};
-	struct kh_buf ct = data_file("rsa2048.oaep.ct");
+	struct kh_buf ct = kh_test_pkey_file("rsa2048.oaep.ct");
 	struct kh_buf out, pt;
 	struct kh_pkey *ed = NULL;
 
@@ -297,7 +270,7 @@ static void keys_that_cannot_encrypt_are_refused(void **state)
 	assert_int_equal(kh_pkey_decrypt(ed, kh_buf_slice(&ct), &pt), KH_ERR_WRONG_KEY_TYPE);
 	kh_pkey_free(&ed);
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		struct kh_pkey *key = load(files[i], true);
+		struct kh_pkey *key = kh_test_pkey_load(files[i], true);
 		assert_int_equal(kh_pkey_encrypt(key, KH_SLICE_LIT("x"), &out),
 		                 KH_ERR_WRONG_KEY_TYPE);
 		assert_int_equal(kh_pkey_decrypt(key, kh_buf_slice(&ct), &pt),
@@ -320,9 +293,9 @@ static void decrypt_needs_private_key_and_secure_buffer(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < 2; i++) {
-		struct kh_pkey *key = load(names[i][0], true);
-		struct kh_pkey *pub = load(names[i][1], false);
-		struct kh_buf ct = data_file(names[i][2]);
+		struct kh_pkey *key = kh_test_pkey_load(names[i][0], true);
+		struct kh_pkey *pub = kh_test_pkey_load(names[i][1], false);
+		struct kh_buf ct = kh_test_pkey_file(names[i][2]);
 		struct kh_buf plain, secure;
 
 		kh_buf_init(&plain, BUF_MAX, KH_BUF_PLAIN);
@@ -362,8 +335,8 @@ static kh_rc decrypt_once(void *p)
 
 static void decrypt_survives_allocation_failures(void **state)
 {
-	struct kh_pkey *key = load("sm2.key.pem", true);
-	struct kh_buf ct = data_file("sm2.ct");
+	struct kh_pkey *key = kh_test_pkey_load("sm2.key.pem", true);
+	struct kh_buf ct = kh_test_pkey_file("sm2.ct");
 	struct decrypt_arg a = {key, kh_buf_slice(&ct)};
 
 	(void)state;
@@ -386,5 +359,5 @@ int main(void)
 	    cmocka_unit_test(decrypt_needs_private_key_and_secure_buffer),
 	    cmocka_unit_test(decrypt_survives_allocation_failures),
 	};
-	return cmocka_run_group_tests(tests, group_setup, NULL);
+	return cmocka_run_group_tests(tests, kh_test_crypto_setup, NULL);
 }

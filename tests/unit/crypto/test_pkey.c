@@ -8,7 +8,7 @@
  * truncated, trailing and garbage input, oversized input, EC keys whose public point does not
  * match, private exports to plain memory. Import survives every allocation failure.
  */
-#include "kh_test.h"
+#include "kh_test_crypto.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -19,23 +19,9 @@
 
 #define BUF_MAX (64u * 1024u)
 
-static int group_setup(void **state)
-{
-	(void)state;
-	return kh_crypto_init() == KH_OK ? 0 : -1;
-}
-
-static struct kh_buf data_file(const char *name)
-{
-	char path[256];
-
-	assert_true((size_t)snprintf(path, sizeof(path), "pkey/%s", name) < sizeof(path));
-	return kh_test_read_data(path);
-}
-
 static kh_rc import_file(const char *name, bool private_key, struct kh_pkey **out)
 {
-	struct kh_buf b = data_file(name);
+	struct kh_buf b = kh_test_pkey_file(name);
 	kh_rc rc = private_key ? kh_pkey_import_private(kh_buf_slice(&b), out)
 	                       : kh_pkey_import_public(kh_buf_slice(&b), out);
 
@@ -145,7 +131,7 @@ static const struct cli_key cli_keys[] = {
 static void assert_export_equals_file(struct kh_pkey *key, bool private_key, bool pem,
                                       const char *file)
 {
-	struct kh_buf want = data_file(file);
+	struct kh_buf want = kh_test_pkey_file(file);
 	struct kh_buf got;
 	kh_rc rc;
 
@@ -292,7 +278,7 @@ static void import_refuses_truncated_der_and_trailing_bytes(void **state)
 	(void)state;
 	for (size_t f = 0; f < 3; f++) {
 		for (int which = 0; which < 2; which++) {
-			struct kh_buf b = data_file(files[f][which]);
+			struct kh_buf b = kh_test_pkey_file(files[f][which]);
 			struct kh_pkey *key = NULL;
 			bool priv = which == 0;
 			kh_rc (*imp)(struct kh_slice, struct kh_pkey **) =
@@ -313,7 +299,7 @@ static void import_refuses_truncated_der_and_trailing_bytes(void **state)
 
 static kh_rc import_pem_with_suffix(const char *file, const char *suffix, bool private_key)
 {
-	struct kh_buf b = data_file(file);
+	struct kh_buf b = kh_test_pkey_file(file);
 	struct kh_pkey *key = NULL;
 	kh_rc rc;
 
@@ -347,7 +333,7 @@ static void import_pem_checks_label_headers_and_base64(void **state)
 {
 	static const char *const labels[] = {"PUBLIC KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY",
 	                                     "ENCRYPTED PRIVATE KEY", "CERTIFICATE"};
-	struct kh_buf pem = data_file("p256.key.pem");
+	struct kh_buf pem = kh_test_pkey_file("p256.key.pem");
 	struct kh_buf edited;
 	struct kh_pkey *key = NULL;
 	const char *body = strchr(kh_buf_cstr(&pem), '\n') + 1;
@@ -411,7 +397,7 @@ static void import_pem_checks_label_headers_and_base64(void **state)
 static void import_refuses_empty_and_oversized_input(void **state)
 {
 	struct kh_buf big;
-	struct kh_buf pem = data_file("p256.key.pem");
+	struct kh_buf pem = kh_test_pkey_file("p256.key.pem");
 	struct kh_pkey *key = NULL;
 	uint8_t *p = NULL;
 
@@ -556,7 +542,7 @@ static void import_and_generate_survive_allocation_failures(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		struct kh_buf b = data_file(files[i]);
+		struct kh_buf b = kh_test_pkey_file(files[i]);
 		kh_test_alloc_failures(import_and_free, &b);
 		kh_buf_cleanup(&b);
 	}
@@ -582,5 +568,5 @@ int main(void)
 	    cmocka_unit_test(free_accepts_null),
 	    cmocka_unit_test(import_and_generate_survive_allocation_failures),
 	};
-	return cmocka_run_group_tests(tests, group_setup, NULL);
+	return cmocka_run_group_tests(tests, kh_test_crypto_setup, NULL);
 }

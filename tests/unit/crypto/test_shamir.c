@@ -7,7 +7,7 @@
  * must keep shares and secrets in secure memory, clear their outputs on failure, and return
  * KH_ERR_NOMEM without leaking when any allocation fails.
  */
-#include "kh_test.h"
+#include "kh_test_crypto.h"
 
 #include <string.h>
 
@@ -15,12 +15,6 @@
 #include "base/kh_mem.h"
 #include "crypto/kh_crypto.h"
 #include "crypto/kh_shamir_int.h"
-
-static int group_setup(void **state)
-{
-	(void)state;
-	return kh_crypto_init() == KH_OK ? 0 : -1;
-}
 
 #define SHARE_MAX (KH_SHAMIR_OVERHEAD + KH_LIMIT_SHAMIR_SECRET_BYTES)
 #define MAX_SHARES KH_LIMIT_SHARES_MAX
@@ -895,5 +889,5 @@ int main(void)
 	    cmocka_unit_test(
 	        split_and_combine_return_nomem_without_leaking_on_every_allocation_failure),
 	};
-	return cmocka_run_group_tests(tests, group_setup, NULL);
+	return cmocka_run_group_tests(tests, kh_test_crypto_setup, NULL);
 }

@@ -9,7 +9,7 @@
  * Negative cases: altered messages and signatures, malformed DER, the other SM2 ID, a PSS salt
  * length other than 32, wrong algorithm for the key, public-only keys, digest lengths.
  */
-#include "kh_test.h"
+#include "kh_test_crypto.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -24,33 +24,6 @@
 	"cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca1" \
 	"34c825a7"
 #define ALICE_ID "ALICE123@YAHOO.COM"
-
-static int group_setup(void **state)
-{
-	(void)state;
-	return kh_crypto_init() == KH_OK ? 0 : -1;
-}
-
-static struct kh_buf data_file(const char *name)
-{
-	char path[256];
-
-	assert_true((size_t)snprintf(path, sizeof(path), "pkey/%s", name) < sizeof(path));
-	return kh_test_read_data(path);
-}
-
-static struct kh_pkey *load(const char *name, bool private_key)
-{
-	struct kh_buf b = data_file(name);
-	struct kh_pkey *key = NULL;
-
-	if (private_key)
-		assert_int_equal(kh_pkey_import_private(kh_buf_slice(&b), &key), KH_OK);
-	else
-		assert_int_equal(kh_pkey_import_public(kh_buf_slice(&b), &key), KH_OK);
-	kh_buf_cleanup(&b);
-	return key;
-}
 
 /* The signature verifies, and fails with any one bit of it or of the message flipped, when cut
  * short, when extended by a byte, and when empty. */
@@ -152,9 +125,9 @@ static void ed25519_has_no_digest_mode(void **state)
 /* PKCS#1 v1.5 is deterministic: our signature must equal the command line's, in both modes. */
 static void rsa_pkcs1_sha256_equals_openssl_cli_signature(void **state)
 {
-	struct kh_pkey *key = load("rsa2048.key.pem", true);
-	struct kh_pkey *pub = load("rsa2048.pub.pem", false);
-	struct kh_buf want = data_file("rsa2048.pkcs1.sig");
+	struct kh_pkey *key = kh_test_pkey_load("rsa2048.key.pem", true);
+	struct kh_pkey *pub = kh_test_pkey_load("rsa2048.pub.pem", false);
+	struct kh_buf want = kh_test_pkey_file("rsa2048.pkcs1.sig");
 	struct kh_buf digest = kh_test_hex(SHA256_ABC);
 	struct kh_buf sig;
 
@@ -211,7 +184,7 @@ static void assert_own_signatures_verify(const struct kh_pkey *key, const struct
 static void assert_cli_signature_verifies(const struct kh_pkey *pub, enum kh_sig_alg alg,
                                           const char *sig_file, const char *digest_hex)
 {
-	struct kh_buf sig = data_file(sig_file);
+	struct kh_buf sig = kh_test_pkey_file(sig_file);
 	struct kh_buf digest = kh_test_hex(digest_hex);
 
 	assert_verifies_strictly(pub, alg, KH_SLICE_LIT(MSG), KH_SLICE_EMPTY, kh_buf_slice(&sig));
@@ -223,9 +196,9 @@ static void assert_cli_signature_verifies(const struct kh_pkey *pub, enum kh_sig
 
 static void rsa_pss_verifies_openssl_cli_signature_and_own_signatures(void **state)
 {
-	struct kh_pkey *key = load("rsa2048.key.pem", true);
-	struct kh_pkey *pub = load("rsa2048.pub.pem", false);
-	struct kh_buf salt20 = data_file("rsa2048.pss_salt20.sig");
+	struct kh_pkey *key = kh_test_pkey_load("rsa2048.key.pem", true);
+	struct kh_pkey *pub = kh_test_pkey_load("rsa2048.pub.pem", false);
+	struct kh_buf salt20 = kh_test_pkey_file("rsa2048.pss_salt20.sig");
 
 	(void)state;
 	assert_cli_signature_verifies(pub, KH_SIG_RSA_PSS_SHA256, "rsa2048.pss.sig", SHA256_ABC);
@@ -241,10 +214,10 @@ static void rsa_pss_verifies_openssl_cli_signature_and_own_signatures(void **sta
 
 static void ecdsa_verifies_openssl_cli_signatures_and_own_signatures(void **state)
 {
-	struct kh_pkey *k256 = load("p256.key.pem", true);
-	struct kh_pkey *p256 = load("p256.pub.pem", false);
-	struct kh_pkey *k384 = load("p384.key.pem", true);
-	struct kh_pkey *p384 = load("p384.pub.pem", false);
+	struct kh_pkey *k256 = kh_test_pkey_load("p256.key.pem", true);
+	struct kh_pkey *p256 = kh_test_pkey_load("p256.pub.pem", false);
+	struct kh_pkey *k384 = kh_test_pkey_load("p384.key.pem", true);
+	struct kh_pkey *p384 = kh_test_pkey_load("p384.pub.pem", false);
 
 	(void)state;
 	assert_cli_signature_verifies(p256, KH_SIG_ECDSA_SHA256, "p256.sig", SHA256_ABC);
@@ -264,12 +237,12 @@ static void ecdsa_verifies_openssl_cli_signatures_and_own_signatures(void **stat
  */
 static void sm2_signatures_interoperate_and_bind_the_id(void **state)
 {
-	struct kh_pkey *key = load("sm2.key.pem", true);
-	struct kh_pkey *pub = load("sm2.pub.pem", false);
-	struct kh_buf def_sig = data_file("sm2.default_id.sig");
-	struct kh_buf alice_sig = data_file("sm2.alice_id.sig");
-	struct kh_buf def_e = data_file("sm2.default_id.e");
-	struct kh_buf alice_e = data_file("sm2.alice_id.e");
+	struct kh_pkey *key = kh_test_pkey_load("sm2.key.pem", true);
+	struct kh_pkey *pub = kh_test_pkey_load("sm2.pub.pem", false);
+	struct kh_buf def_sig = kh_test_pkey_file("sm2.default_id.sig");
+	struct kh_buf alice_sig = kh_test_pkey_file("sm2.alice_id.sig");
+	struct kh_buf def_e = kh_test_pkey_file("sm2.default_id.e");
+	struct kh_buf alice_e = kh_test_pkey_file("sm2.alice_id.e");
 	struct kh_slice def_id = KH_SLICE_LIT(KH_SM2_DEFAULT_ID);
 	struct kh_slice alice_id = KH_SLICE_LIT(ALICE_ID);
 	struct kh_slice msg = KH_SLICE_LIT(MSG);
@@ -334,7 +307,7 @@ static void sm2_signatures_interoperate_and_bind_the_id(void **state)
 static void sm2_refuses_an_id_longer_than_entl_allows(void **state)
 {
 	static uint8_t id[8191];
-	struct kh_pkey *key = load("sm2.key.pem", true);
+	struct kh_pkey *key = kh_test_pkey_load("sm2.key.pem", true);
 	struct kh_buf sig;
 
 	(void)state;
@@ -408,7 +381,7 @@ static void wrong_algorithm_for_the_key_is_refused(void **state)
 
 	(void)state;
 	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-		struct kh_pkey *key = load(keys[k].file, true);
+		struct kh_pkey *key = kh_test_pkey_load(keys[k].file, true);
 		struct kh_buf sig;
 
 		kh_buf_init(&sig, BUF_MAX, KH_BUF_PLAIN);
@@ -454,7 +427,7 @@ static void public_only_keys_cannot_sign(void **state)
 	(void)state;
 	kh_buf_init(&sig, BUF_MAX, KH_BUF_PLAIN);
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		struct kh_pkey *pub = load(files[i], false);
+		struct kh_pkey *pub = kh_test_pkey_load(files[i], false);
 		enum kh_sig_alg alg = kh_sig_default(kh_pkey_type_of(pub));
 		size_t dlen = alg == KH_SIG_ECDSA_SHA384 ? 48 : 32;
 
@@ -505,7 +478,7 @@ static void digest_of_the_wrong_length_is_bad_input(void **state)
 	(void)state;
 	kh_buf_init(&sig, BUF_MAX, KH_BUF_PLAIN);
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-		struct kh_pkey *key = load(cases[c].file, true);
+		struct kh_pkey *key = kh_test_pkey_load(cases[c].file, true);
 
 		for (size_t w = 0; w < sizeof(wrong) / sizeof(wrong[0]); w++) {
 			if (wrong[w] == cases[c].right)
@@ -530,7 +503,7 @@ static void digest_of_the_wrong_length_is_bad_input(void **state)
 /* A full buffer: KH_ERR_TOO_LARGE, and the buffer keeps its contents. */
 static void sign_into_a_full_buffer_is_too_large(void **state)
 {
-	struct kh_pkey *key = load("p256.key.pem", true);
+	struct kh_pkey *key = kh_test_pkey_load("p256.key.pem", true);
 	struct kh_buf sig;
 
 	(void)state;
@@ -560,5 +533,5 @@ int main(void)
 	    cmocka_unit_test(digest_of_the_wrong_length_is_bad_input),
 	    cmocka_unit_test(sign_into_a_full_buffer_is_too_large),
 	};
-	return cmocka_run_group_tests(tests, group_setup, NULL);
+	return cmocka_run_group_tests(tests, kh_test_crypto_setup, NULL);
 }
