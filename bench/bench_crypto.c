@@ -518,7 +518,7 @@ static void ours_shamir(void *p)
 		in[i] = kh_buf_slice(&shares[i + 2]);
 	kh_buf_init(&secret, 64, KH_BUF_SECURE);
 	CHECK(kh_shamir_combine(in, 3, &secret, NULL) == KH_OK);
-	CHECK(secret.len == 32 && memcmp(secret.ptr, key32, 32) == 0);
+	CHECK(kh_ct_eq(kh_buf_slice(&secret), KH_SLICE(key32, 32)));
 	kh_buf_cleanup(&secret);
 }
 

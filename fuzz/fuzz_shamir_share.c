@@ -129,8 +129,8 @@ static void check_round_trip(struct kh_slice in)
 		abort();
 	for (unsigned i = 0; i < k; i++)
 		picked[i] = kh_buf_slice(&shares[n - 1 - i]);
-	if (kh_shamir_combine(picked, k, &out, NULL) != KH_OK || out.len != secret.len ||
-	    memcmp(out.ptr, secret.ptr, secret.len) != 0)
+	if (kh_shamir_combine(picked, k, &out, NULL) != KH_OK ||
+	    !kh_ct_eq(kh_buf_slice(&out), secret))
 		abort();
 	kh_buf_cleanup(&out);
 	for (unsigned i = 0; i < n; i++)
