@@ -46,11 +46,6 @@ enum {
  * in the low 32 bits, from ever carrying into the nonce (2^31 bytes = 2^27 blocks). */
 #define AEAD_MAX_LEN ((size_t)1 << 31)
 
-static void *unconst(const void *p)
-{
-	return (void *)(uintptr_t)p;
-}
-
 static const EVP_CIPHER *cipher_of(enum kh_aead alg)
 {
 	switch (alg) {
@@ -82,8 +77,8 @@ static kh_rc key_contexts_init(struct kh_aead_key *k)
 		enc_key = k->key + SM4_KEY_HALF;
 		k->mac = EVP_MAC_CTX_new(kh_algs.hmac);
 		KH_ENSURE(k->mac != NULL, KH_ERR_NOMEM);
-		params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-		                                             unconst(kh_md_name(KH_HASH_SM3)), 0);
+		params[0] = OSSL_PARAM_construct_utf8_string(
+		    OSSL_MAC_PARAM_DIGEST, kh_unconst(kh_md_name(KH_HASH_SM3)), 0);
 		params[1] = OSSL_PARAM_construct_end();
 		if (EVP_MAC_init(k->mac, k->key, SM4_KEY_HALF, params) != 1)
 			return kh_ossl_error("EVP_MAC_init");
@@ -217,8 +212,8 @@ static kh_rc evp_aead_open(struct kh_aead_key *k, struct kh_slice nonce, struct 
 	int outl = 0;
 
 	KH_GUARD(cipher_start(k, nonce.ptr, nonce.len, 0));
-	params[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, unconst(tag.ptr),
-	                                              tag.len);
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG,
+	                                              kh_unconst(tag.ptr), tag.len);
 	params[1] = OSSL_PARAM_construct_end();
 	if (EVP_CIPHER_CTX_set_params(k->cipher, params) != 1)
 		return kh_ossl_error("setting the AEAD tag");

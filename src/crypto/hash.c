@@ -22,21 +22,6 @@ struct kh_hash_ctx {
 	bool finished;
 };
 
-/* A zero-length key or IKM must still be a non-NULL pointer: OpenSSL treats a NULL key as
- * "keep the previous key" (HMAC) or "no key set" (HKDF). */
-static const uint8_t empty_byte;
-
-static const uint8_t *nonnull(struct kh_slice s)
-{
-	return s.ptr != NULL ? s.ptr : &empty_byte;
-}
-
-/* OSSL_PARAM takes non-const pointers even for values it only reads. */
-static void *unconst(const void *p)
-{
-	return (void *)(uintptr_t)p;
-}
-
 size_t kh_hash_len(enum kh_hash alg)
 {
 	switch (alg) {
@@ -70,7 +55,7 @@ kh_rc kh_hash(enum kh_hash alg, struct kh_slice in, uint8_t *out, size_t out_len
 
 	KH_GUARD(md_for(alg, &md));
 	KH_ENSURE(out_len >= kh_hash_len(alg), KH_ERR_BAD_INPUT);
-	if (EVP_Digest(nonnull(in), in.len, out, &n, md, NULL) != 1)
+	if (EVP_Digest(kh_slice_ptr(in), in.len, out, &n, md, NULL) != 1)
 		return kh_ossl_error("EVP_Digest");
 	KH_ENSURE(n == kh_hash_len(alg), KH_ERR_LIBCRYPTO);
 	return KH_OK;
@@ -157,9 +142,9 @@ kh_rc kh_hmac_parts(enum kh_hash alg, struct kh_slice key, const struct kh_slice
 	mac = EVP_MAC_CTX_new(kh_algs.hmac);
 	KH_ENSURE(mac != NULL, KH_ERR_NOMEM);
 	params[0] =
-	    OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, unconst(kh_md_name(alg)), 0);
+	    OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, kh_unconst(kh_md_name(alg)), 0);
 	params[1] = OSSL_PARAM_construct_end();
-	if (EVP_MAC_init(mac, nonnull(key), key.len, params) != 1) {
+	if (EVP_MAC_init(mac, kh_slice_ptr(key), key.len, params) != 1) {
 		rc = kh_ossl_error("EVP_MAC_init");
 		goto out;
 	}
@@ -225,17 +210,17 @@ kh_rc kh_hkdf(enum kh_hash alg, struct kh_slice ikm, struct kh_slice salt, struc
 	kdf = EVP_KDF_CTX_new(kh_algs.hkdf);
 	KH_ENSURE(kdf != NULL, KH_ERR_NOMEM);
 	params[p++] =
-	    OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, unconst(kh_md_name(alg)), 0);
-	params[p++] =
-	    OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, unconst(nonnull(ikm)), ikm.len);
+	    OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, kh_unconst(kh_md_name(alg)), 0);
+	params[p++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+	                                                kh_unconst(kh_slice_ptr(ikm)), ikm.len);
 	/* RFC 5869 section 2.2: an absent salt is HashLen zero bytes, which as an HMAC key is the
 	 * same as an empty one; OpenSSL applies that default when no salt is given. */
 	if (salt.len > 0)
 		params[p++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
-		                                                unconst(salt.ptr), salt.len);
+		                                                kh_unconst(salt.ptr), salt.len);
 	if (info.len > 0)
 		params[p++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
-		                                                unconst(info.ptr), info.len);
+		                                                kh_unconst(info.ptr), info.len);
 	params[p] = OSSL_PARAM_construct_end();
 	if (EVP_KDF_derive(kdf, out, out_len, params) != 1) {
 		rc = kh_ossl_error("EVP_KDF_derive");

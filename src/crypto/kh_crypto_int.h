@@ -38,6 +38,27 @@ KH_MUST_CHECK kh_rc kh_ossl_discard(kh_rc rc);
 /* The OpenSSL key behind a kh_pkey (owned by it; never freed by the caller). */
 EVP_PKEY *kh_pkey_evp(const struct kh_pkey *key);
 
+/*
+ * A pointer for a slice that is valid even when the slice is empty: OpenSSL treats NULL as
+ * "keep the previous key" (HMAC), "no key set" (HKDF) or an error on some paths.
+ */
+static inline const uint8_t *kh_slice_ptr(struct kh_slice s)
+{
+	static const uint8_t empty;
+	return s.ptr != NULL ? s.ptr : &empty;
+}
+
+/* OSSL_PARAM constructors take non-const pointers even for values they only read. */
+static inline void *kh_unconst(const void *p)
+{
+	return (void *)(uintptr_t)p;
+}
+
+static inline bool kh_pkey_type_is_rsa(enum kh_pkey_type t)
+{
+	return t == KH_PKEY_RSA_2048 || t == KH_PKEY_RSA_3072 || t == KH_PKEY_RSA_4096;
+}
+
 /* Refuses to put secrets in a buffer that is not secure (programmer error, not input). */
 #define KH_REQUIRE_SECURE(buf) KH_ENSURE(((buf)->flags & KH_BUF_SECURE) != 0, KH_ERR_INTERNAL)
 

@@ -26,11 +26,6 @@ enum {
 	SM2_CT_OVERHEAD = 4 + 2 * 35 + 34 + 4,
 };
 
-static bool is_rsa(enum kh_pkey_type t)
-{
-	return t == KH_PKEY_RSA_2048 || t == KH_PKEY_RSA_3072 || t == KH_PKEY_RSA_4096;
-}
-
 /*
  * Takes one DER element with the given tag off the front of in: definite, minimal-length
  * encoding (X.690 10.1), lengths below 64 KiB.
@@ -96,17 +91,16 @@ static bool sm2_ciphertext_is_der(struct kh_slice ct)
 static kh_rc pkenc_ctx(const struct kh_pkey *key, bool enc, EVP_PKEY_CTX **out)
 {
 	EVP_PKEY_CTX *pctx;
-	/* OSSL_PARAM has no const variant; the string is only read. */
-	OSSL_PARAM sm3[] = {OSSL_PARAM_construct_utf8_string(OSSL_ASYM_CIPHER_PARAM_DIGEST,
-	                                                     (char *)(uintptr_t) "SM3", 0),
-	                    OSSL_PARAM_construct_end()};
+	OSSL_PARAM sm3[] = {
+	    OSSL_PARAM_construct_utf8_string(OSSL_ASYM_CIPHER_PARAM_DIGEST, kh_unconst("SM3"), 0),
+	    OSSL_PARAM_construct_end()};
 	bool ok;
 
 	pctx = EVP_PKEY_CTX_new_from_pkey(NULL, kh_pkey_evp(key), NULL);
 	if (pctx == NULL)
 		return kh_ossl_error("EVP_PKEY_CTX_new_from_pkey");
 	ok = (enc ? EVP_PKEY_encrypt_init(pctx) : EVP_PKEY_decrypt_init(pctx)) == 1;
-	if (ok && is_rsa(kh_pkey_type_of(key)))
+	if (ok && kh_pkey_type_is_rsa(kh_pkey_type_of(key)))
 		ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) > 0 &&
 		     EVP_PKEY_CTX_set_rsa_oaep_md(pctx, kh_algs.sha256) > 0 &&
 		     EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, kh_algs.sha256) > 0;
@@ -129,7 +123,7 @@ static kh_rc capacity(const struct kh_pkey *key, size_t *out)
 		*out = KH_LIMIT_PLAINTEXT_BYTES;
 		return KH_OK;
 	}
-	KH_ENSURE(is_rsa(t), KH_ERR_WRONG_KEY_TYPE);
+	KH_ENSURE(kh_pkey_type_is_rsa(t), KH_ERR_WRONG_KEY_TYPE);
 	KH_ENSURE(kh_algs.sha256 != NULL, KH_ERR_INTERNAL); /* kh_crypto_init has not run */
 	*out = (size_t)EVP_PKEY_get_size(kh_pkey_evp(key)) - 2 * OAEP_HASH_LEN - 2;
 	return KH_OK;
@@ -177,12 +171,14 @@ kh_rc kh_pkey_decrypt(const struct kh_pkey *key, struct kh_slice ct, struct kh_b
 	KH_REQUIRE_SECURE(pt_out);
 	KH_GUARD(capacity(key, &cap));
 	KH_ENSURE(kh_pkey_has_private(key), KH_ERR_WRONG_KEY_TYPE);
-	if (is_rsa(kh_pkey_type_of(key))) /* RFC 8017 7.1.2 step 1.b: exactly k bytes */
+	if (kh_pkey_type_is_rsa(
+	        kh_pkey_type_of(key))) /* RFC 8017 7.1.2 step 1.b: exactly k bytes */
 		KH_ENSURE(ct.len == (size_t)EVP_PKEY_get_size(kh_pkey_evp(key)), KH_ERR_DECRYPT);
 	else
 		KH_ENSURE(ct.len <= cap + SM2_CT_OVERHEAD, KH_ERR_TOO_LARGE);
 	KH_ENSURE(ct.ptr != NULL && ct.len > 0, KH_ERR_DECRYPT);
-	KH_ENSURE(is_rsa(kh_pkey_type_of(key)) || sm2_ciphertext_is_der(ct), KH_ERR_DECRYPT);
+	KH_ENSURE(kh_pkey_type_is_rsa(kh_pkey_type_of(key)) || sm2_ciphertext_is_der(ct),
+	          KH_ERR_DECRYPT);
 	KH_GUARD(pkenc_ctx(key, false, &pctx));
 	/* For SM2 this parses the DER and reports the length of C2. */
 	if (EVP_PKEY_decrypt(pctx, NULL, &n, ct.ptr, ct.len) != 1 || n == 0 || n > ct.len) {

@@ -119,9 +119,8 @@ kh_rc kh_pkey_generate(enum kh_pkey_type type, struct kh_pkey **out)
 		params[1] = OSSL_PARAM_construct_uint(OSSL_PKEY_PARAM_RSA_E, &e);
 		params[2] = OSSL_PARAM_construct_end();
 	} else if (ti->curve != NULL) {
-		/* The parameter is not modified; OSSL_PARAM has no const variant. */
 		params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
-		                                             (char *)(uintptr_t)ti->curve, 0);
+		                                             kh_unconst(ti->curve), 0);
 		params[1] = OSSL_PARAM_construct_end();
 	} else {
 		params[0] = OSSL_PARAM_construct_end();
@@ -211,7 +210,7 @@ static kh_rc pairwise_check(EVP_PKEY *evp, enum kh_pkey_type type)
 	EVP_PKEY_CTX *ctx;
 	int ok;
 
-	if (type == KH_PKEY_RSA_2048 || type == KH_PKEY_RSA_3072 || type == KH_PKEY_RSA_4096)
+	if (kh_pkey_type_is_rsa(type))
 		return KH_OK;
 	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, evp, NULL);
 	if (ctx == NULL)

@@ -26,14 +26,6 @@ enum {
 	SM2_ID_MAX_LEN = 0xffff / 8 - 1,
 };
 
-/* A zero-length input still needs a non-NULL pointer for some OpenSSL paths. */
-static const uint8_t empty_byte;
-
-static const uint8_t *nonnull(struct kh_slice s)
-{
-	return s.ptr != NULL ? s.ptr : &empty_byte;
-}
-
 enum kh_sig_alg kh_sig_default(enum kh_pkey_type type)
 {
 	switch (type) {
@@ -53,11 +45,6 @@ enum kh_sig_alg kh_sig_default(enum kh_pkey_type type)
 	return (enum kh_sig_alg)0;
 }
 
-static bool is_rsa(enum kh_pkey_type t)
-{
-	return t == KH_PKEY_RSA_2048 || t == KH_PKEY_RSA_3072 || t == KH_PKEY_RSA_4096;
-}
-
 /*
  * The digest alg hashes with (NULL for Ed25519, which hashes internally), after checking that
  * alg is known (KH_ERR_BAD_INPUT) and suits the key (KH_ERR_WRONG_KEY_TYPE).
@@ -71,7 +58,7 @@ static kh_rc alg_md(const struct kh_pkey *key, enum kh_sig_alg alg, const EVP_MD
 	switch (alg) {
 	case KH_SIG_RSA_PSS_SHA256:
 	case KH_SIG_RSA_PKCS1_SHA256:
-		ok = is_rsa(t);
+		ok = kh_pkey_type_is_rsa(t);
 		md = kh_algs.sha256;
 		break;
 	case KH_SIG_ECDSA_SHA256:
@@ -169,7 +156,7 @@ kh_rc kh_pkey_sign(const struct kh_pkey *key, enum kh_sig_alg alg, struct kh_sli
 	cap = (size_t)EVP_PKEY_get_size(kh_pkey_evp(key));
 	KH_GUARD_OUT(kh_buf_extend(sig_out, cap, &dst));
 	n = cap;
-	if (EVP_DigestSign(mctx, dst, &n, nonnull(msg), msg.len) != 1) {
+	if (EVP_DigestSign(mctx, dst, &n, kh_slice_ptr(msg), msg.len) != 1) {
 		rc = kh_ossl_error("EVP_DigestSign");
 		goto out;
 	}
@@ -191,7 +178,7 @@ kh_rc kh_pkey_verify(const struct kh_pkey *key, enum kh_sig_alg alg, struct kh_s
 	mctx = EVP_MD_CTX_new();
 	KH_ENSURE(mctx != NULL, KH_ERR_NOMEM);
 	KH_GUARD_OUT(message_init(mctx, key, alg, sm2_id, false));
-	if (EVP_DigestVerify(mctx, nonnull(sig), sig.len, nonnull(msg), msg.len) != 1)
+	if (EVP_DigestVerify(mctx, kh_slice_ptr(sig), sig.len, kh_slice_ptr(msg), msg.len) != 1)
 		rc = kh_ossl_discard(KH_ERR_BAD_SIGNATURE);
 	else
 		rc = KH_OK;
@@ -268,7 +255,7 @@ kh_rc kh_pkey_verify_digest(const struct kh_pkey *key, enum kh_sig_alg alg, stru
 	kh_rc rc;
 
 	KH_GUARD(digest_ctx(key, alg, digest, false, &pctx));
-	if (EVP_PKEY_verify(pctx, nonnull(sig), sig.len, digest.ptr, digest.len) != 1)
+	if (EVP_PKEY_verify(pctx, kh_slice_ptr(sig), sig.len, digest.ptr, digest.len) != 1)
 		rc = kh_ossl_discard(KH_ERR_BAD_SIGNATURE);
 	else
 		rc = KH_OK;
