@@ -15,7 +15,6 @@
  * the caller's secure buffer and goes nowhere else: it is computed straight into that buffer,
  * so no stack copy of it exists to wipe.
  */
-#include <openssl/crypto.h>
 #include <string.h>
 
 #include "base/kh_limits.h"
@@ -73,22 +72,12 @@ uint8_t kh_shamir_eval(const uint8_t *coeffs, unsigned degree_plus_one, uint8_t 
 
 kh_rc kh_shamir_checksum(struct kh_slice data, uint8_t out[KH_SHAMIR_CHECKSUM_LEN])
 {
-	uint8_t md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-	kh_rc rc;
+	uint8_t md[KH_HASH_MAX_LEN];
 
-	KH_ENSURE(kh_algs.sha256 != NULL, KH_ERR_INTERNAL); /* kh_crypto_init has not run */
-	KH_ENSURE(data.ptr != NULL, KH_ERR_BAD_INPUT);
-	if (EVP_Digest(data.ptr, data.len, md, &n, kh_algs.sha256, NULL) != 1) {
-		rc = kh_ossl_error("EVP_Digest");
-		goto out;
-	}
-	KH_ENSURE_OUT(n >= KH_SHAMIR_CHECKSUM_LEN, KH_ERR_LIBCRYPTO);
+	KH_GUARD(kh_hash(KH_HASH_SHA256, data, md, sizeof(md)));
 	memcpy(out, md, KH_SHAMIR_CHECKSUM_LEN);
-	rc = KH_OK;
-out:
 	kh_wipe(md, sizeof(md));
-	return rc;
+	return KH_OK;
 }
 
 kh_rc kh_shamir_share_parse(struct kh_slice share, struct kh_shamir_info *out)
@@ -106,7 +95,8 @@ kh_rc kh_shamir_share_parse(struct kh_slice share, struct kh_shamir_info *out)
 	KH_ENSURE(p[KH_SHAMIR_OFF_INDEX] != 0, KH_ERR_BAD_SHARE); /* f(0) is the secret */
 	body_len = share.len - KH_SHAMIR_CHECKSUM_LEN;
 	KH_GUARD(kh_shamir_checksum(KH_SLICE(p, body_len), sum));
-	KH_ENSURE(CRYPTO_memcmp(sum, p + body_len, sizeof(sum)) == 0, KH_ERR_BAD_SHARE);
+	KH_ENSURE(kh_ct_eq(KH_SLICE(sum, sizeof(sum)), KH_SLICE(p + body_len, sizeof(sum))),
+	          KH_ERR_BAD_SHARE);
 	if (out != NULL) {
 		out->version = p[KH_SHAMIR_OFF_VERSION];
 		out->threshold = p[KH_SHAMIR_OFF_THRESHOLD];
@@ -251,7 +241,8 @@ static kh_rc check_member(struct kh_slice share, const struct kh_shamir_info *fi
 		/* Mixed thresholds or lengths, or a share from another split. */
 		KH_ENSURE(info.threshold == first->threshold, KH_ERR_BAD_SHARE);
 		KH_ENSURE(info.secret_len == first->secret_len, KH_ERR_BAD_SHARE);
-		KH_ENSURE(CRYPTO_memcmp(info.set_id, first->set_id, KH_SHAMIR_SET_ID_LEN) == 0,
+		KH_ENSURE(kh_ct_eq(KH_SLICE(info.set_id, KH_SHAMIR_SET_ID_LEN),
+		                   KH_SLICE(first->set_id, KH_SHAMIR_SET_ID_LEN)),
 		          KH_ERR_BAD_SHARE);
 	}
 	KH_ENSURE(!seen[info.index], KH_ERR_BAD_SHARE); /* duplicate: blame the later copy */
