@@ -23,6 +23,7 @@ static kh_log_sink log_sink;
 static void *log_sink_arg;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
+static const char hex[] = "0123456789abcdef";
 
 void kh_log_set_level(enum kh_log_level level)
 {
@@ -73,7 +74,6 @@ static void put_cstr(struct line *l, const char *s)
 /* JSON string body: escapes quotes, backslashes and control bytes; cuts long values. */
 static void put_escaped(struct line *l, const uint8_t *s, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
 	size_t i;
 
 	if (n > KH_LIMIT_LOG_VALUE_BYTES) {
@@ -103,7 +103,6 @@ static void put_key(struct line *l, const char *name)
 
 static void put_field(struct line *l, const struct kh_log_field *f)
 {
-	static const char hex[] = "0123456789abcdef";
 	char num[32];
 	size_t i;
 
