@@ -9,7 +9,10 @@ set -euo pipefail
 packages=(
   gcc make libc6-dev cmake ninja-build pkg-config   # toolchain
   libssl-dev openssl                                # crypto (OpenSSL 3.0)
+  libsqlite3-dev                                    # embedded store
+  libp11-kit-dev                                    # pkcs11.h for the HSM seal
   libcmocka-dev                                     # unit tests
+  softhsm2                                          # a real PKCS#11 token for the seal tests
   clang-format cppcheck                             # style gates run by make test
 )
 if [[ "${1:-}" == "fuzz" ]]; then

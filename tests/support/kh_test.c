@@ -4,7 +4,9 @@
  */
 #include "kh_test.h"
 
+#include <ftw.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/kh_codec.h"
@@ -69,4 +71,46 @@ void kh_test_alloc_failures(kh_test_alloc_fn fn, void *arg)
 	}
 	kh_mem_fail_at(0);
 	fail_msg("allocation sweep did not terminate");
+}
+
+void kh_test_tmpdir(char *out, size_t out_len)
+{
+	const char *base = getenv("TMPDIR");
+	int n = snprintf(out, out_len, "%s/keyhold-test-XXXXXX",
+	                 base != NULL && base[0] != '\0' ? base : "/tmp");
+	assert_true(n > 0 && (size_t)n < out_len);
+	assert_non_null(mkdtemp(out));
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+void kh_test_rmtree(const char *path)
+{
+	assert_int_equal(nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+bool kh_test_file_contains(const char *path, struct kh_slice needle)
+{
+	FILE *fp = fopen(path, "rb");
+	struct kh_buf b;
+	uint8_t chunk[65536];
+	size_t n;
+	bool found;
+
+	if (fp == NULL)
+		return false;
+	kh_buf_init(&b, 1u << 30, KH_BUF_PLAIN);
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+		assert_int_equal(kh_buf_append(&b, KH_SLICE(chunk, n)), KH_OK);
+	fclose(fp);
+	found = needle.len > 0 && b.len >= needle.len &&
+	        memmem(b.ptr, b.len, needle.ptr, needle.len) != NULL;
+	kh_buf_cleanup(&b);
+	return found;
 }

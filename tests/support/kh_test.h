@@ -7,6 +7,7 @@
 #define KH_TEST_H
 
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,5 +29,13 @@ struct kh_buf kh_test_read_data(const char *relative_path);
  */
 typedef kh_rc (*kh_test_alloc_fn)(void *arg);
 void kh_test_alloc_failures(kh_test_alloc_fn fn, void *arg);
+
+/* Creates a fresh private directory under $TMPDIR or /tmp; out gets its path. */
+void kh_test_tmpdir(char *out, size_t out_len);
+/* Removes a directory tree made by kh_test_tmpdir. */
+void kh_test_rmtree(const char *path);
+/* Whether the file (e.g. a database or its WAL) contains the bytes; false if it does not exist.
+ * Used to prove secrets are never written in clear. */
+bool kh_test_file_contains(const char *path, struct kh_slice needle);
 
 #endif

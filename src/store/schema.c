@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The schema, as numbered migrations applied in order at open, each in the transaction that
+ * records it in schema_migrations. A migration is never edited once released: changes come as a
+ * new number. The SQL is the subset SQLite and PostgreSQL share (INTEGER, TEXT, BLOB mapped to
+ * BYTEA by the PostgreSQL back-end); times are Unix nanoseconds in INTEGER columns.
+ *
+ * What lives where:
+ *  meta           small named values of the system: barrier configuration, the encrypted
+ *                 keyring, the audit head.
+ *  sealed         every secret, AES-256-GCM under a root key term (barrier/), addressed by a
+ *                 scope string that is also its associated data, so rows cannot be swapped.
+ *  keystores, accounts, keys, key_versions, grants      tenants and their keys (keys/).
+ *  usage_history  the latest uses of each key; audit the HMAC chain; notifications the outbox.
+ */
+#include "store/kh_store_int.h"
+
+static const char *const m1[] = {
+    "CREATE TABLE meta ("
+    " name TEXT PRIMARY KEY,"
+    " value BLOB NOT NULL)",
+
+    "CREATE TABLE sealed ("
+    " scope TEXT PRIMARY KEY,"
+    " term INTEGER NOT NULL,"
+    " blob BLOB NOT NULL)",
+    "CREATE INDEX sealed_by_term ON sealed(term)",
+
+    "CREATE TABLE keystores ("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE,"
+    " created_at INTEGER NOT NULL)",
+
+    "CREATE TABLE accounts ("
+    " id INTEGER PRIMARY KEY,"
+    " keystore_id INTEGER NOT NULL REFERENCES keystores(id),"
+    " name TEXT NOT NULL,"
+    " policies INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " UNIQUE (keystore_id, name))",
+
+    /* A deleted key keeps its row (metadata readable for 365 days) but frees its name. */
+    "CREATE TABLE keys ("
+    " id INTEGER PRIMARY KEY,"
+    " keystore_id INTEGER NOT NULL REFERENCES keystores(id),"
+    " tag TEXT NOT NULL UNIQUE,"
+    " name TEXT NOT NULL,"
+    " type TEXT NOT NULL,"
+    " usage TEXT NOT NULL,"
+    " state TEXT NOT NULL,"
+    " current_version INTEGER NOT NULL,"
+    " convergent INTEGER NOT NULL,"
+    " rotation_period_days INTEGER NOT NULL,"
+    " pending_period_days INTEGER,"
+    " next_rotation_at INTEGER,"
+    " description TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " deletion_at INTEGER,"
+    " deleted_at INTEGER,"
+    " usage_count INTEGER NOT NULL DEFAULT 0,"
+    " last_used_at INTEGER)",
+    "CREATE UNIQUE INDEX keys_live_name ON keys(keystore_id, name) WHERE state <> 'deleted'",
+    "CREATE INDEX keys_by_rotation ON keys(next_rotation_at) WHERE next_rotation_at IS NOT NULL",
+    "CREATE INDEX keys_by_deletion ON keys(deletion_at) WHERE deletion_at IS NOT NULL",
+    "CREATE INDEX keys_by_deleted ON keys(deleted_at) WHERE deleted_at IS NOT NULL",
+
+    /* state is the version's own state (enabled/disabled); the key's state covers it. */
+    "CREATE TABLE key_versions ("
+    " key_id INTEGER NOT NULL REFERENCES keys(id),"
+    " version INTEGER NOT NULL,"
+    " state TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " public_key BLOB,"
+    " destroyed INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (key_id, version))",
+
+    "CREATE TABLE grants ("
+    " key_id INTEGER NOT NULL REFERENCES keys(id),"
+    " account_id INTEGER NOT NULL REFERENCES accounts(id),"
+    " role TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " PRIMARY KEY (key_id, account_id, role))",
+    "CREATE INDEX grants_by_account ON grants(account_id)",
+
+    "CREATE TABLE usage_history ("
+    " id INTEGER PRIMARY KEY,"
+    " key_id INTEGER NOT NULL REFERENCES keys(id),"
+    " at INTEGER NOT NULL,"
+    " operation TEXT NOT NULL,"
+    " version INTEGER,"
+    " principal TEXT NOT NULL,"
+    " result TEXT NOT NULL)",
+    "CREATE INDEX usage_by_key ON usage_history(key_id, id)",
+
+    /* hash = HMAC(audit key, previous hash || canonical record); see audit/. */
+    "CREATE TABLE audit ("
+    " seq INTEGER PRIMARY KEY,"
+    " at INTEGER NOT NULL,"
+    " request_id TEXT NOT NULL,"
+    " principal TEXT NOT NULL,"
+    " source TEXT NOT NULL,"
+    " operation TEXT NOT NULL,"
+    " keystore_id INTEGER,"
+    " key_tag TEXT,"
+    " version INTEGER,"
+    " result TEXT NOT NULL,"
+    " detail TEXT NOT NULL,"
+    " hash BLOB NOT NULL)",
+    "CREATE INDEX audit_by_keystore ON audit(keystore_id, seq)",
+
+    "CREATE TABLE notifications ("
+    " id INTEGER PRIMARY KEY,"
+    " account_id INTEGER NOT NULL REFERENCES accounts(id),"
+    " at INTEGER NOT NULL,"
+    " event TEXT NOT NULL,"
+    " key_tag TEXT,"
+    " detail TEXT NOT NULL,"
+    " acked INTEGER NOT NULL DEFAULT 0,"
+    " delivered INTEGER NOT NULL DEFAULT 0,"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_attempt_at INTEGER)",
+    "CREATE INDEX notifications_by_account ON notifications(account_id, id)",
+    "CREATE INDEX notifications_undelivered ON notifications(next_attempt_at)"
+    " WHERE delivered = 0",
+};
+
+#define MIGRATION(n, stmts)                                                                        \
+	{                                                                                          \
+		n, stmts, sizeof(stmts) / sizeof((stmts)[0])                                       \
+	}
+
+const struct kh_store_migration kh_store_migrations[] = {
+    MIGRATION(1, m1),
+};
+const size_t kh_store_migration_count =
+    sizeof(kh_store_migrations) / sizeof(kh_store_migrations[0]);
+
+int64_t kh_store_schema_latest(void)
+{
+	return kh_store_migrations[kh_store_migration_count - 1].version;
+}
