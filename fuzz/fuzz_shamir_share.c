@@ -33,7 +33,7 @@ static void check_parse(struct kh_slice in)
 
 	if (kh_shamir_share_parse(in, &info) != KH_OK)
 		return;
-	if (info.version != 1 || info.threshold < 2 || info.threshold != in.ptr[1] ||
+	if (info.version != 1 || info.threshold < 1 || info.threshold != in.ptr[1] ||
 	    info.index == 0 || info.index != in.ptr[2] ||
 	    memcmp(info.set_id, in.ptr + KH_SHAMIR_OFF_SET_ID, KH_SHAMIR_SET_ID_LEN) != 0 ||
 	    info.secret_len + KH_SHAMIR_OVERHEAD != in.len ||

@@ -228,7 +228,8 @@ KH_MUST_CHECK kh_rc kh_shamir_share_parse(struct kh_slice share, struct kh_shami
 
 /*
  * Splits secret (1..KH_LIMIT_SHAMIR_SECRET_BYTES) into share_count shares, any threshold of
- * which recover it; 2 <= threshold <= share_count <= 255. shares_out is an array of
+ * which recover it; 2 <= threshold <= share_count <= 255, or the degenerate 1-of-1 split
+ * (threshold 1, one share that carries the secret, for dev mode). shares_out is an array of
  * share_count buffers initialised by the caller (KH_BUF_SECURE); each is emptied and receives
  * one share. On failure every buffer is cleared (none is touched when share_count or threshold
  * is out of range, since share_count then cannot be trusted to size the array).

@@ -91,7 +91,7 @@ kh_rc kh_shamir_share_parse(struct kh_slice share, struct kh_shamir_info *out)
 	          KH_ERR_BAD_SHARE);
 	KH_ENSURE(p != NULL, KH_ERR_BAD_SHARE);
 	KH_ENSURE(p[KH_SHAMIR_OFF_VERSION] == KH_SHAMIR_VERSION, KH_ERR_BAD_SHARE);
-	KH_ENSURE(p[KH_SHAMIR_OFF_THRESHOLD] >= 2, KH_ERR_BAD_SHARE);
+	KH_ENSURE(p[KH_SHAMIR_OFF_THRESHOLD] >= 1, KH_ERR_BAD_SHARE);
 	KH_ENSURE(p[KH_SHAMIR_OFF_INDEX] != 0, KH_ERR_BAD_SHARE); /* f(0) is the secret */
 	body_len = share.len - KH_SHAMIR_CHECKSUM_LEN;
 	KH_GUARD(kh_shamir_checksum(KH_SLICE(p, body_len), sum));
@@ -126,7 +126,10 @@ static kh_rc check_counts(unsigned share_count, unsigned threshold, const struct
 {
 	KH_ENSURE(shares_out != NULL, KH_ERR_BAD_INPUT);
 	KH_ENSURE(share_count <= KH_LIMIT_SHARES_MAX, KH_ERR_BAD_INPUT);
-	KH_ENSURE(threshold >= 2 && threshold <= share_count, KH_ERR_BAD_INPUT);
+	/* Threshold 1 is only the degenerate 1-of-1 split (dev mode): the one share then carries
+	 * the secret itself, which is what a single custodian holds anyway. */
+	KH_ENSURE(threshold >= 2 || (threshold == 1 && share_count == 1), KH_ERR_BAD_INPUT);
+	KH_ENSURE(threshold <= share_count, KH_ERR_BAD_INPUT);
 	return KH_OK;
 }
 

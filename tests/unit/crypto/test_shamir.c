@@ -665,14 +665,14 @@ static void forged_field_refused(size_t off, uint8_t value)
 	free_shares(bufs, 3);
 }
 
-static void
-well_formed_shares_with_index_0_version_0_or_2_or_threshold_below_2_are_refused(void **state)
+static void well_formed_shares_with_index_0_version_0_or_2_or_threshold_0_are_refused(void **state)
 {
 	(void)state;
 	forged_field_refused(KH_SHAMIR_OFF_INDEX, 0);
 	forged_field_refused(KH_SHAMIR_OFF_VERSION, 2);
 	forged_field_refused(KH_SHAMIR_OFF_VERSION, 0);
-	forged_field_refused(KH_SHAMIR_OFF_THRESHOLD, 1);
+	/* Threshold 1 is legitimate (1-of-1); the barrier checks a share's threshold against the
+	 * one it was initialised with. */
 	forged_field_refused(KH_SHAMIR_OFF_THRESHOLD, 0);
 }
 
@@ -721,6 +721,28 @@ static void split_refuses_bad_counts_and_secret_lengths(void **state)
 	free_shares(bufs, 2);
 	split_ok(KH_SLICE(secret, KH_LIMIT_SHAMIR_SECRET_BYTES), 2, 2, bufs);
 	free_shares(bufs, 2);
+}
+
+/* 1-of-1 (dev mode): the one share recovers the secret; threshold 1 with more shares is not a
+ * sharing at all and stays refused (above). */
+static void a_one_of_one_split_recovers_the_secret(void **state)
+{
+	const uint8_t secret[4] = {0xde, 0xad, 0xbe, 0xef};
+	struct kh_buf share, out;
+	struct kh_shamir_info info;
+	struct kh_slice s;
+	(void)state;
+	kh_buf_init(&share, 256, KH_BUF_SECURE);
+	kh_buf_init(&out, 256, KH_BUF_SECURE);
+	assert_int_equal(kh_shamir_split(KH_SLICE(secret, 4), 1, 1, &share), KH_OK);
+	s = kh_buf_slice(&share);
+	assert_int_equal(kh_shamir_share_parse(s, &info), KH_OK);
+	assert_int_equal(info.threshold, 1);
+	assert_int_equal(kh_shamir_combine(&s, 1, &out, NULL), KH_OK);
+	assert_int_equal(out.len, 4);
+	assert_memory_equal(out.ptr, secret, 4);
+	kh_buf_cleanup(&share);
+	kh_buf_cleanup(&out);
 }
 
 static void split_with_coeffs_refuses_a_wrong_coefficient_count(void **state)
@@ -879,8 +901,9 @@ int main(void)
 	    cmocka_unit_test(mixed_thresholds_and_mixed_lengths_are_refused),
 	    cmocka_unit_test(truncated_and_extended_shares_are_refused),
 	    cmocka_unit_test(
-	        well_formed_shares_with_index_0_version_0_or_2_or_threshold_below_2_are_refused),
+	        well_formed_shares_with_index_0_version_0_or_2_or_threshold_0_are_refused),
 	    cmocka_unit_test(split_refuses_bad_counts_and_secret_lengths),
+	    cmocka_unit_test(a_one_of_one_split_recovers_the_secret),
 	    cmocka_unit_test(split_with_coeffs_refuses_a_wrong_coefficient_count),
 	    cmocka_unit_test(
 	        split_replaces_old_contents_and_clears_all_buffers_when_one_is_too_small),
