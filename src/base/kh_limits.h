@@ -60,6 +60,9 @@
 #define KH_LIMIT_KEY_ENCODED_BYTES (64u * 1024u)
 /* RFC 5649 key wrap input: keys, not bulk data. */
 #define KH_LIMIT_KEYWRAP_BYTES (16u * 1024u)
+/* PKCS#11 seal, plaintext and AAD of one token AES-GCM call: it wraps a 32-byte unseal key
+ * under a short context string, and tokens may have small buffers. */
+#define KH_LIMIT_HSM_WRAP_BYTES 4096u
 
 /* One log field value; longer values are cut and marked. */
 #define KH_LIMIT_LOG_VALUE_BYTES 1024u
