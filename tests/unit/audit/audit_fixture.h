@@ -8,6 +8,7 @@
 #define AUDIT_FIXTURE_H
 
 #include "kh_test.h"
+#include "kh_test_store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,43 +83,18 @@ static inline int fx_teardown(void **state)
 	return 0;
 }
 
-struct fx_sql {
-	const struct kh_store_query *q;
-	const struct kh_store_val *v;
-	size_t n;
-	uint64_t changes;
-};
-
-static inline kh_rc fx_sql_fn(struct kh_store_tx *tx, void *arg)
-{
-	struct fx_sql *s = arg;
-	return kh_store_exec(tx, s->q, s->v, s->n, &s->changes);
-}
-
 /* Runs a test-only statement in a write transaction; returns the rows it changed. */
 static inline uint64_t fx_exec(struct fixture *f, const struct kh_store_query *q,
                                const struct kh_store_val *v, size_t n)
 {
-	struct fx_sql s = {q, v, n, 0};
-	assert_int_equal(kh_store_write(f->store, fx_sql_fn, &s), KH_OK);
-	return s.changes;
+	return kh_test_sql_exec(f->store, q, v, n);
 }
 
 /* Runs a test-only statement that returns one integer. */
 static inline int64_t fx_int(struct fixture *f, const struct kh_store_query *q,
                              const struct kh_store_val *v, size_t n)
 {
-	struct kh_store_tx *tx = NULL;
-	struct kh_store_rows *rows = NULL;
-	bool found = false;
-	int64_t out = -1;
-	assert_int_equal(kh_store_read_begin(f->store, &tx), KH_OK);
-	assert_int_equal(kh_store_query_one(tx, q, v, n, &rows, &found), KH_OK);
-	assert_true(found);
-	assert_int_equal(kh_store_rows_int(rows, 0, &out), KH_OK);
-	kh_store_rows_close(&rows);
-	kh_store_read_end(&tx);
-	return out;
+	return kh_test_sql_int(f->store, q, v, n);
 }
 
 #endif

@@ -6,6 +6,7 @@
  * terms; state across restart; nothing secret in clear in the database file or its WAL.
  */
 #include "kh_test.h"
+#include "kh_test_store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -394,18 +395,8 @@ static void rekey_replaces_the_shares_and_leaves_data_alone(void **state)
 
 static int64_t term_of(struct fixture *f, const char *scope)
 {
-	struct kh_store_tx *tx = NULL;
-	struct kh_store_rows *rows = NULL;
-	bool found = false;
-	int64_t t = -1;
 	struct kh_store_val v[] = {KH_SV_TEXT(scope)};
-	assert_int_equal(kh_store_read_begin(f->store, &tx), KH_OK);
-	assert_int_equal(kh_store_query_one(tx, &q_term, v, 1, &rows, &found), KH_OK);
-	assert_true(found);
-	assert_int_equal(kh_store_rows_int(rows, 0, &t), KH_OK);
-	kh_store_rows_close(&rows);
-	kh_store_read_end(&tx);
-	return t;
+	return kh_test_sql_int(f->store, &q_term, v, 1);
 }
 
 static void root_rotation_rewraps_and_retires_old_terms(void **state)

@@ -7,6 +7,7 @@
  * commits, and data surviving close and reopen.
  */
 #include "kh_test.h"
+#include "kh_test_store.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -104,17 +105,7 @@ static bool get(struct kh_store *s, const char *name, char *out, size_t out_len)
 
 static int64_t count(struct kh_store *s)
 {
-	struct kh_store_tx *tx = NULL;
-	struct kh_store_rows *rows = NULL;
-	bool found = false;
-	int64_t n = -1;
-	assert_int_equal(kh_store_read_begin(s, &tx), KH_OK);
-	assert_int_equal(kh_store_query_one(tx, &q_count, NULL, 0, &rows, &found), KH_OK);
-	assert_true(found);
-	assert_int_equal(kh_store_rows_int(rows, 0, &n), KH_OK);
-	kh_store_rows_close(&rows);
-	kh_store_read_end(&tx);
-	return n;
+	return kh_test_sql_int(s, &q_count, NULL, 0);
 }
 
 static void migrations_are_applied_once(void **state)
