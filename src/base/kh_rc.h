@@ -27,6 +27,9 @@ typedef enum {
 	KH_ERR_FORBIDDEN,
 	KH_ERR_NOT_FOUND,
 	KH_ERR_CONFLICT,
+	KH_ERR_KEY_DISABLED,         /* class CONFLICT: the key is disabled */
+	KH_ERR_KEY_PENDING_DELETION, /* class CONFLICT: the key waits for deletion */
+	KH_ERR_VERSION_DISABLED,     /* class CONFLICT: that key version is disabled */
 	KH_ERR_SEALED,
 	/* class CRYPTO: a cryptographic check on the caller's data failed */
 	KH_ERR_DECRYPT,       /* authentication tag mismatch, bad padding, wrong context */

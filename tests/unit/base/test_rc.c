@@ -20,6 +20,7 @@ static void every_code_has_name_message_and_class(void **state)
 	assert_int_equal(kh_rc_class_of(KH_ERR_DECRYPT), KH_CLASS_CRYPTO);
 	assert_int_equal(kh_rc_class_of(KH_ERR_BAD_KEY), KH_CLASS_BAD_INPUT);
 	assert_int_equal(kh_rc_class_of(KH_ERR_LIBCRYPTO), KH_CLASS_INTERNAL);
+	assert_int_equal(kh_rc_class_of(KH_ERR_KEY_PENDING_DELETION), KH_CLASS_CONFLICT);
 }
 
 static void unknown_codes_are_internal(void **state)
