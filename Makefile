@@ -29,6 +29,8 @@ bench: deps
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release
 	@build/release/bench/bench_crypto
+	@echo
+	@build/release/bench/bench_keys
 
 fuzz:
 	@scripts/deps.sh fuzz
