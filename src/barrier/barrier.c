@@ -12,83 +12,17 @@
 #include "crypto/kh_crypto.h"
 #include "store/kh_store_barrier.h"
 
-#define CONFIG_LEN (4u + KH_BARRIER_SET_ID_LEN)
-#define META_MAX (64u * 1024u)
 #define SHARE_MAX (KH_SHAMIR_OVERHEAD + KH_BARRIER_KEY_LEN)
 
 static const char hsm_ad[] = "keyhold/v1/hsm-unseal-key";
 
-/* ---- meta ---- */
-
-kh_rc kh_barrier_meta_get(struct kh_store_tx *tx, const char *name, struct kh_buf *out,
-                          bool *out_found)
-{
-	struct kh_store_rows *rows = NULL;
-	struct kh_slice v;
-	bool found = false;
-	struct kh_store_val p[] = {KH_SV_TEXT(name)};
-	KH_GUARD(kh_store_query_one(tx, &kh_q_meta_get, p, 1, &rows, &found));
-	kh_rc rc = KH_OK;
-	if (found) {
-		rc = kh_store_rows_blob(rows, 0, &v);
-		if (rc == KH_OK)
-			rc = kh_buf_append(out, v);
-	}
-	kh_store_rows_close(&rows);
-	if (rc == KH_OK)
-		*out_found = found;
-	return rc;
-}
-
-kh_rc kh_barrier_meta_put(struct kh_store_tx *tx, const char *name, struct kh_slice value)
-{
-	struct kh_store_val p[] = {KH_SV_TEXT(name), KH_SV_BLOB(value)};
-	return kh_store_exec(tx, &kh_q_meta_put, p, KH_SV_COUNT(p), NULL);
-}
-
-/* Reads one meta value in its own read transaction. */
-static kh_rc meta_read(struct kh_barrier *b, const char *name, struct kh_buf *out, bool *found)
-{
-	struct kh_store_tx *tx = NULL;
-	KH_GUARD(kh_store_read_begin(b->store, &tx));
-	kh_rc rc = kh_barrier_meta_get(tx, name, out, found);
-	kh_store_read_end(&tx);
-	return rc;
-}
-
-static void config_encode(const struct kh_barrier_config *c, uint8_t out[CONFIG_LEN])
+static void config_encode(const struct kh_barrier_config *c, uint8_t out[KH_BARRIER_CONFIG_LEN])
 {
 	out[0] = KH_BARRIER_FORMAT;
 	out[1] = (uint8_t)c->kind;
 	out[2] = (uint8_t)c->shares;
 	out[3] = (uint8_t)c->threshold;
 	memcpy(out + 4, c->set_id, KH_BARRIER_SET_ID_LEN);
-}
-
-kh_rc kh_barrier_config_load(struct kh_barrier *b, struct kh_barrier_config *out, bool *out_found)
-{
-	struct kh_buf v;
-	bool found = false;
-	kh_buf_init(&v, META_MAX, KH_BUF_PLAIN);
-	kh_rc rc = meta_read(b, KH_META_CONFIG, &v, &found);
-	if (rc == KH_OK && found) {
-		const uint8_t *p = v.ptr;
-		bool ok = v.len == CONFIG_LEN && p[0] == KH_BARRIER_FORMAT &&
-		          (p[1] == KH_SEAL_SHARES || p[1] == KH_SEAL_SHARES_HSM) && p[3] >= 1 &&
-		          p[3] <= p[2];
-		if (ok) {
-			out->kind = (enum kh_seal_kind)p[1];
-			out->shares = p[2];
-			out->threshold = p[3];
-			memcpy(out->set_id, p + 4, KH_BARRIER_SET_ID_LEN);
-		} else {
-			rc = KH_ERR_STORAGE;
-		}
-	}
-	if (rc == KH_OK)
-		*out_found = found;
-	kh_buf_cleanup(&v);
-	return rc;
 }
 
 /* ---- life cycle ---- */
@@ -269,7 +203,7 @@ static kh_rc init_write_fn(struct kh_store_tx *tx, void *arg)
 	struct init_write *w = arg;
 	struct kh_buf existing;
 	bool found = false;
-	kh_buf_init(&existing, META_MAX, KH_BUF_PLAIN);
+	kh_buf_init(&existing, KH_BARRIER_META_MAX, KH_BUF_PLAIN);
 	kh_rc rc = kh_barrier_meta_get(tx, KH_META_CONFIG, &existing, &found);
 	kh_buf_cleanup(&existing);
 	KH_GUARD(rc);
@@ -307,11 +241,11 @@ static kh_rc store_under_new_key(struct kh_barrier *b, const struct kh_barrier_k
 	kh_rc rc = KH_OK;
 	struct kh_barrier_shares *shares = NULL;
 	struct kh_barrier_config cfg = {.shares = n, .threshold = k};
-	uint8_t config[CONFIG_LEN];
+	uint8_t config[KH_BARRIER_CONFIG_LEN];
 	struct kh_buf keyring, hsm;
 	uint8_t *key = kh_secure_alloc(KH_BARRIER_KEY_LEN);
-	kh_buf_init(&keyring, META_MAX, KH_BUF_PLAIN);
-	kh_buf_init(&hsm, META_MAX, KH_BUF_PLAIN);
+	kh_buf_init(&keyring, KH_BARRIER_META_MAX, KH_BUF_PLAIN);
+	kh_buf_init(&hsm, KH_BARRIER_META_MAX, KH_BUF_PLAIN);
 	KH_ENSURE_OUT(key != NULL, KH_ERR_NOMEM);
 	KH_GUARD_OUT(kh_rand_secret(key, KH_BARRIER_KEY_LEN));
 	struct kh_slice key_s = KH_SLICE(key, KH_BARRIER_KEY_LEN);
@@ -371,10 +305,10 @@ static kh_rc open_keyring(struct kh_barrier *b, struct kh_slice key)
 	struct kh_barrier_keyring ring = {0};
 	bool found = false;
 	uint8_t *key_copy = kh_secure_alloc(KH_BARRIER_KEY_LEN);
-	kh_buf_init(&blob, META_MAX, KH_BUF_PLAIN);
+	kh_buf_init(&blob, KH_BARRIER_META_MAX, KH_BUF_PLAIN);
 	KH_ENSURE_OUT(key_copy != NULL, KH_ERR_NOMEM);
 	KH_ENSURE_OUT(key.len == KH_BARRIER_KEY_LEN, KH_ERR_BAD_SHARE);
-	KH_GUARD_OUT(meta_read(b, KH_META_KEYRING, &blob, &found));
+	KH_GUARD_OUT(kh_barrier_meta_read(b, KH_META_KEYRING, &blob, &found));
 	KH_ENSURE_OUT(found, KH_ERR_STORAGE);
 	KH_GUARD_OUT(kh_barrier_keyring_open(kh_buf_slice(&blob), key, &ring));
 	memcpy(key_copy, key.ptr, key.len);
@@ -486,13 +420,13 @@ kh_rc kh_barrier_unseal_auto(struct kh_barrier *b)
 	struct kh_pkcs11 *p = NULL;
 	struct kh_buf wrapped, key;
 	bool found = false;
-	kh_buf_init(&wrapped, META_MAX, KH_BUF_PLAIN);
+	kh_buf_init(&wrapped, KH_BARRIER_META_MAX, KH_BUF_PLAIN);
 	kh_buf_init(&key, KH_BARRIER_KEY_LEN, KH_BUF_SECURE);
 	pthread_mutex_lock(&b->admin);
 	KH_GUARD_OUT(kh_barrier_config_load(b, &cfg, &found));
 	KH_ENSURE_OUT(found && cfg.kind == KH_SEAL_SHARES_HSM && b->pkcs11 != NULL,
 	              KH_ERR_CONFLICT);
-	KH_GUARD_OUT(meta_read(b, KH_META_HSM, &wrapped, &found));
+	KH_GUARD_OUT(kh_barrier_meta_read(b, KH_META_HSM, &wrapped, &found));
 	KH_ENSURE_OUT(found, KH_ERR_STORAGE);
 	KH_GUARD_OUT(kh_pkcs11_open(b->pkcs11, &p));
 	KH_GUARD_OUT(kh_pkcs11_key_find(p, false));
@@ -519,12 +453,12 @@ static kh_rc open_with_shares(struct kh_barrier *b, const struct kh_barrier_conf
 	struct kh_buf key, blob;
 	bool found = false;
 	kh_buf_init(&key, KH_BARRIER_KEY_LEN, KH_BUF_SECURE);
-	kh_buf_init(&blob, META_MAX, KH_BUF_PLAIN);
+	kh_buf_init(&blob, KH_BARRIER_META_MAX, KH_BUF_PLAIN);
 	KH_ENSURE_OUT(count >= cfg->threshold && count <= KH_LIMIT_SHARES_MAX, KH_ERR_BAD_SHARE);
 	for (size_t i = 0; i < count; i++)
 		KH_GUARD_OUT(share_check(cfg, shares[i], &info));
 	KH_GUARD_OUT(combine(shares, count, &key));
-	KH_GUARD_OUT(meta_read(b, KH_META_KEYRING, &blob, &found));
+	KH_GUARD_OUT(kh_barrier_meta_read(b, KH_META_KEYRING, &blob, &found));
 	KH_ENSURE_OUT(found, KH_ERR_STORAGE);
 	rc = kh_barrier_keyring_open(kh_buf_slice(&blob), kh_buf_slice(&key), ring);
 	if (rc == KH_ERR_DECRYPT)

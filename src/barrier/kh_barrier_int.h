@@ -75,6 +75,14 @@ struct kh_barrier {
 
 /* keyring.c */
 void kh_barrier_keyring_wipe(struct kh_barrier_keyring *ring);
+/* Appends a term with the given key (NULL: a fresh random key). */
+KH_MUST_CHECK kh_rc kh_barrier_keyring_push(struct kh_barrier_keyring *ring, uint32_t term,
+                                            int64_t created_ns, const uint8_t *key);
+/* A copy of the live keyring; KH_ERR_SEALED while sealed. */
+KH_MUST_CHECK kh_rc kh_barrier_ring_live_copy(struct kh_barrier *b, struct kh_barrier_keyring *out);
+/* Stores next as the keyring and, once committed, makes it the live one (takes its terms).
+ * Caller holds admin. */
+KH_MUST_CHECK kh_rc kh_barrier_ring_replace(struct kh_barrier *b, struct kh_barrier_keyring *next);
 KH_MUST_CHECK kh_rc kh_barrier_keyring_add(struct kh_barrier_keyring *ring, uint32_t term,
                                            int64_t created_ns);
 /* Encrypts ring under unseal_key into out (the barrier.keyring value). */
@@ -92,7 +100,12 @@ KH_MUST_CHECK kh_rc kh_barrier_aead_seal(struct kh_slice key, struct kh_slice aa
 KH_MUST_CHECK kh_rc kh_barrier_aead_open(struct kh_slice key, struct kh_slice aad,
                                          struct kh_slice blob, struct kh_buf *out);
 
-/* barrier.c */
+/* meta.c */
+#define KH_BARRIER_CONFIG_LEN (4u + KH_BARRIER_SET_ID_LEN)
+#define KH_BARRIER_META_MAX (64u * 1024u)
+/* Reads one meta value in its own read transaction. */
+KH_MUST_CHECK kh_rc kh_barrier_meta_read(struct kh_barrier *b, const char *name, struct kh_buf *out,
+                                         bool *out_found);
 KH_MUST_CHECK kh_rc kh_barrier_meta_get(struct kh_store_tx *tx, const char *name,
                                         struct kh_buf *out, bool *out_found);
 KH_MUST_CHECK kh_rc kh_barrier_meta_put(struct kh_store_tx *tx, const char *name,
