@@ -121,8 +121,8 @@ static const char *const m1[] = {
     " attempts INTEGER NOT NULL DEFAULT 0,"
     " next_attempt_at INTEGER)",
     "CREATE INDEX notifications_by_account ON notifications(account_id, id)",
-    "CREATE INDEX notifications_undelivered ON notifications(next_attempt_at)"
-    " WHERE delivered = 0",
+    ("CREATE INDEX notifications_undelivered ON notifications(next_attempt_at)"
+     " WHERE delivered = 0"),
 };
 
 #define MIGRATION(n, stmts)                                                                        \
