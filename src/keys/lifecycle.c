@@ -555,7 +555,9 @@ static kh_rc schedule_deletion_apply(struct kh_keys_change *c, struct kh_store_t
 	KH_GUARD(grant_count(tx, key->id, &grants));
 	/* Others depend on a key with grants: deleting it must be confirmed by its name. */
 	if (grants > 0)
-		KH_ENSURE(confirm != NULL && strcmp(confirm, key->name) == 0, KH_ERR_BAD_INPUT);
+		KH_ENSURE(confirm != NULL && kh_slice_eq(kh_slice_from_cstr(confirm),
+		                                         kh_slice_from_cstr(key->name)),
+		          KH_ERR_BAD_INPUT);
 	int64_t at = c->now + KH_KEY_DELETION_WAIT_NS;
 	c->event = "key.deletion_scheduled";
 	snprintf(c->detail, sizeof(c->detail), "{\"deletion_at\":%lld}", (long long)at);
