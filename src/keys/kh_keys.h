@@ -75,6 +75,10 @@ struct kh_principal {
 	const char *source; /* client address */
 };
 
+/* "operator", "account:12", "system": how a principal is named in audit records. */
+#define KH_PRINCIPAL_NAME_MAX 48u
+void kh_keys_principal_name(const struct kh_principal *p, char *out, size_t out_len);
+
 /* ---- key stores and accounts ---- */
 
 /* Operator only. Names follow the API rule: 1-64 of [A-Za-z0-9_.-]; duplicates KH_ERR_CONFLICT. */

@@ -99,8 +99,6 @@ KH_MUST_CHECK kh_rc kh_keys_authorize(struct kh_store_tx *tx, const struct kh_pr
 kh_rc kh_keys_state_error(enum kh_key_state s);
 /* Names 1-64 of [A-Za-z0-9_.-]. */
 bool kh_keys_name_valid(const char *name);
-/* "operator", "account:12", "system" */
-void kh_keys_principal_name(const struct kh_principal *p, char *out, size_t out_len);
 
 /* Appends the audit record of op inside tx. */
 KH_MUST_CHECK kh_rc kh_keys_audit(struct kh_keys *k, struct kh_store_tx *tx,

@@ -12,6 +12,7 @@
  *                 scope string that is also its associated data, so rows cannot be swapped.
  *  keystores, accounts, keys, key_versions, grants      tenants and their keys (keys/).
  *  usage_history  the latest uses of each key; audit the HMAC chain; notifications the outbox.
+ *  tokens         API tokens as keyed hashes (authz/).
  */
 #include "store/kh_store_int.h"
 
@@ -125,6 +126,19 @@ static const char *const m1[] = {
      " WHERE delivered = 0"),
 };
 
+/* 2: API tokens (authz/), stored as keyed hashes; account NULL is the operator. */
+static const char *const m2[] = {
+    "CREATE TABLE tokens ("
+    " id INTEGER PRIMARY KEY,"
+    " account_id INTEGER REFERENCES accounts(id),"
+    " hash BLOB NOT NULL UNIQUE,"
+    " created_at INTEGER NOT NULL,"
+    " expires_at INTEGER,"
+    " revoked_at INTEGER,"
+    " created_by TEXT NOT NULL)",
+    "CREATE INDEX tokens_by_account ON tokens(account_id)",
+};
+
 #define MIGRATION(n, stmts)                                                                        \
 	{                                                                                          \
 		n, stmts, sizeof(stmts) / sizeof((stmts)[0])                                       \
@@ -132,6 +146,7 @@ static const char *const m1[] = {
 
 const struct kh_store_migration kh_store_migrations[] = {
     MIGRATION(1, m1),
+    MIGRATION(2, m2),
 };
 const size_t kh_store_migration_count =
     sizeof(kh_store_migrations) / sizeof(kh_store_migrations[0]);
