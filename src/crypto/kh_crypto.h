@@ -245,4 +245,20 @@ KH_MUST_CHECK kh_rc kh_shamir_split(struct kh_slice secret, unsigned share_count
 KH_MUST_CHECK kh_rc kh_shamir_combine(const struct kh_slice *shares, size_t count,
                                       struct kh_buf *secret_out, size_t *out_bad_share);
 
+/* ---- X.509 for TLS before the PKI: a self-signed CA and the server certificates it signs ---- */
+
+/* Appends the PEM of a self-signed CA certificate for key (CN = cn, valid days from now). */
+KH_MUST_CHECK kh_rc kh_x509_self_signed_ca(const struct kh_pkey *key, const char *cn, unsigned days,
+                                           struct kh_buf *out_pem);
+/*
+ * Appends the PEM of a TLS server certificate for subject's public key, signed by ca_key whose
+ * certificate is ca_cert_pem; subjectAltName lists the DNS names and IP addresses given
+ * (NULL-terminated lists, at least one entry in all). KH_ERR_BAD_KEY if ca_key does not match
+ * the CA certificate.
+ */
+KH_MUST_CHECK kh_rc kh_x509_issue_server(const struct kh_pkey *ca_key, struct kh_slice ca_cert_pem,
+                                         const struct kh_pkey *subject, const char *cn,
+                                         const char *const *dns, const char *const *ips,
+                                         unsigned days, struct kh_buf *out_pem);
+
 #endif
