@@ -11,6 +11,11 @@ packages=(
   libssl-dev openssl                                # crypto (OpenSSL 3.0)
   libsqlite3-dev                                    # embedded store
   libp11-kit-dev                                    # pkcs11.h for the HSM seal
+  libmicrohttpd-dev                                 # the HTTP server library (HTTP.md)
+  libgnutls28-dev                                   # TLS inside libmicrohttpd; cert reload
+  libjansson-dev                                    # JSON request parsing
+  libcurl4-openssl-dev                              # HTTP client for the server tests
+  curl jq                                           # HTTP client and JSON tool: tests, dev examples
   libcmocka-dev                                     # unit tests
   softhsm2                                          # a real PKCS#11 token for the seal tests
   clang-format cppcheck                             # style gates run by make test
