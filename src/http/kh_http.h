@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The HTTP(S) server (HTTP.md): GNU libmicrohttpd behind a small interface, so handlers never
+ * see its types and the library can be replaced without touching them.
+ *
+ * Network threads (libmicrohttpd's epoll thread pool) only read requests and write responses.
+ * Once a request is complete (headers checked, body read within its limit) the connection is
+ * suspended and the handler runs on a bounded worker pool, where it may block (a durable commit,
+ * an HSM call, an RSA signature); the connection resumes when the response is ready. When every
+ * worker is busy and the queue is full, requests get 503 with Retry-After at once.
+ *
+ * Checks done here, before any handler runs (each answers with the status in brackets):
+ * header block over KH_LIMIT_HEADER_BYTES [431], URI over KH_LIMIT_URI_BYTES [414], a declared
+ * Content-Length over the body limit [413, before reading], a streamed body that grows past it
+ * [413, once the body ends; a client that keeps sending more than another limit's worth is
+ * disconnected instead], conflicting duplicate Content-Length, Transfer-Encoding with
+ * Content-Length, or a Transfer-Encoding other than one "chunked" [400], a target that is not
+ * "/..." in visible ASCII or has a bad or NUL (%00) escape [400], a header name that is not a
+ * token or a value with a control character (bare CR, NUL, ...) [400], too many connections
+ * from one address (refused), idle connections (closed after the timeout). The body limit is
+ * KH_LIMIT_BODY_UNAUTH_BYTES for requests without an Authorization header, else the configured
+ * maximum.
+ *
+ * Limits of libmicrohttpd 0.9.75 that this layer cannot fix: it cuts a header value (and the
+ * request target) at a raw NUL byte before we see it, so such a request reaches the handler with
+ * the part before the NUL (never with the NUL) instead of getting 400; a raw NUL in a header
+ * name gets its own 400. It unfolds obsolete folded header lines without telling us. Its
+ * timeout counts inactivity, so a client trickling bytes is not cut off by a deadline; the
+ * per-address connection limit bounds what such clients hold. Requests it refuses itself before
+ * our checks run (a malformed request line, a head far beyond our limits) get its plain HTML
+ * answers without X-Request-Id.
+ *
+ * Every other response carries X-Request-Id: the client's own when it is a safe token
+ * ([A-Za-z0-9._-], 1..64 chars), else a fresh random one (32 hex digits). Errors from this layer
+ * use the API error document {"error":{"code","message","request_id"}}.
+ *
+ * Request bodies may carry plaintext: they are held in ordinary memory (the secure arena cannot
+ * hold max_body for every concurrent request) and wiped before it is freed.
+ */
+#ifndef KH_HTTP_H
+#define KH_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/kh_buf.h"
+#include "base/kh_rc.h"
+
+enum kh_http_method {
+	KH_HTTP_GET = 1,
+	KH_HTTP_HEAD,
+	KH_HTTP_POST,
+	KH_HTTP_PUT,
+	KH_HTTP_PATCH,
+	KH_HTTP_DELETE,
+	KH_HTTP_OTHER,
+};
+
+#define KH_HTTP_REQUEST_ID_MAX 64u
+
+struct kh_http_request {
+	enum kh_http_method method;
+	const char *method_name; /* as sent */
+	const char *path;        /* percent-decoded path, without the query */
+	const char *raw_path;    /* the path as sent (for signatures such as SigV4) */
+	const char *query;       /* raw query string without '?', "" when absent */
+	struct kh_slice body;    /* the whole body (already within the limit) */
+	char request_id[KH_HTTP_REQUEST_ID_MAX + 1];
+	char remote_addr[64]; /* "127.0.0.1", "::1" */
+	bool tls;
+	void *impl; /* for kh_http_request_header / _query */
+};
+
+/* A request header by case-insensitive name; NULL when absent. With several, the first. */
+const char *kh_http_request_header(const struct kh_http_request *r, const char *name);
+/* A query parameter (percent-decoded, '+' as a space as in HTML forms); "" for a name without
+ * '='; NULL when absent. With several, the first. */
+const char *kh_http_request_query(const struct kh_http_request *r, const char *name);
+
+#define KH_HTTP_MAX_HEADERS 8u
+
+struct kh_http_response {
+	unsigned status;
+	const char *content_type; /* static string; NULL: application/json */
+	struct kh_buf body;       /* initialised by the server (plain, 16 MiB max); a handler
+	                             that writes secrets into it may re-init it KH_BUF_SECURE */
+	size_t header_count;
+	struct {
+		char name[64];
+		char value[256];
+	} headers[KH_HTTP_MAX_HEADERS];
+};
+/* Adds a response header (KH_ERR_TOO_LARGE beyond KH_HTTP_MAX_HEADERS or the sizes above;
+ * KH_ERR_BAD_INPUT for a name that is not a token, a control character such as CR/LF in the
+ * value, or a header the server writes itself: Connection, Content-Length, Content-Type (use
+ * content_type), Transfer-Encoding, X-Request-Id). */
+KH_MUST_CHECK kh_rc kh_http_response_header(struct kh_http_response *resp, const char *name,
+                                            const char *value);
+
+/* Runs on a worker thread; fills resp (status defaults to 500 if left 0). */
+typedef void (*kh_http_handler)(void *ctx, const struct kh_http_request *req,
+                                struct kh_http_response *resp);
+
+struct kh_http_options {
+	const char *address; /* numeric IPv4 or IPv6 address to bind; NULL: 127.0.0.1 */
+	uint16_t port;       /* 0: an ephemeral port (see kh_http_server_port) */
+	/* TLS when cert_pem is set: PEM certificate chain and PEM private key (secret). TLS 1.2
+	 * and 1.3 only. */
+	struct kh_slice cert_pem;
+	struct kh_slice key_pem;
+	size_t max_body;          /* 0: KH_LIMIT_BODY_BYTES */
+	unsigned network_threads; /* 0: number of CPUs */
+	unsigned workers;         /* 0: 2 x CPUs */
+	unsigned queue;           /* requests waiting for a worker; 0: 256 */
+	unsigned per_ip_conns;    /* 0: 64 */
+	unsigned max_conns;       /* 0: 4096 */
+	unsigned timeout_seconds; /* idle/slow connection timeout; 0: 30 */
+};
+
+struct kh_http_server;
+
+/* Binds and starts serving. KH_ERR_CONFLICT if the address is in use, KH_ERR_BAD_INPUT for an
+ * address that is not numeric, KH_ERR_FORBIDDEN for a port we may not bind, KH_ERR_BAD_KEY for
+ * a certificate or key that TLS cannot use (or only one of the two). */
+KH_MUST_CHECK kh_rc kh_http_server_start(const struct kh_http_options *opts,
+                                         kh_http_handler handler, void *ctx,
+                                         struct kh_http_server **out);
+/* The bound port (useful with port 0). */
+uint16_t kh_http_server_port(const struct kh_http_server *s);
+/* Replaces the TLS certificate and key for new connections (SIGHUP); open connections keep
+ * theirs. KH_ERR_BAD_KEY if the pair is unusable (the old one stays); KH_ERR_CONFLICT for a
+ * server started without TLS. */
+KH_MUST_CHECK kh_rc kh_http_server_reload_tls(struct kh_http_server *s, struct kh_slice cert_pem,
+                                              struct kh_slice key_pem);
+/* Stops accepting, lets every request already handed to a worker run to the end (new requests
+ * on open connections get 503 meanwhile), then closes all connections (answers not yet written
+ * are lost) and frees. NULL accepted. */
+void kh_http_server_stop(struct kh_http_server **s);
+
+struct kh_http_stats {
+	uint64_t requests;        /* handed to the handler */
+	uint64_t rejected_busy;   /* 503 because the worker queue was full (or we were stopping) */
+	uint64_t rejected_limits; /* 4xx from our checks above (not the library's own) */
+};
+void kh_http_server_stats(struct kh_http_server *s, struct kh_http_stats *out);
+
+#endif
