@@ -16,8 +16,8 @@ build: deps
 run: deps
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release
-	@build/release/src/keyhold version
 	@build/release/src/keyhold selftest
+	@exec build/release/src/keyholdd --dev $(KEYHOLDD_FLAGS)
 
 test: deps
 	@cmake --preset asan >/dev/null

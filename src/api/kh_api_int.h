@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Inside api/: the call every handler receives, the route table, and helpers shared by the
+ * handler files (sys.c, keys.c, crypto.c, audit.c).
+ */
+#ifndef KH_API_INT_H
+#define KH_API_INT_H
+
+#include "api/kh_api.h"
+#include "http/kh_json.h"
+
+struct kh_api {
+	struct kh_store *store;
+	struct kh_barrier *barrier;
+	struct kh_audit *audit;
+	struct kh_keys *keys;
+	struct kh_authz *authz;
+	const struct kh_clock *clock;
+	char node_id[64];
+};
+
+#define KH_API_MAX_PARAMS 4u
+
+struct kh_api_call {
+	struct kh_api *api;
+	const struct kh_http_request *req;
+	struct kh_http_response *resp;
+	struct kh_principal who;               /* set when the route needs authentication */
+	const char *params[KH_API_MAX_PARAMS]; /* path parameters, NUL-terminated copies */
+	char param_store[KH_API_MAX_PARAMS][KH_LIMIT_NAME_MAX + 1];
+	struct kh_json *body;    /* parsed body when the route takes one */
+	struct kh_json_writer w; /* on resp->body */
+	unsigned status;         /* success status (default 200) */
+	char message[160];       /* error message for the client (default: the rc's) */
+};
+
+enum kh_api_route_flags {
+	KH_API_PUBLIC = 1u,   /* no authentication */
+	KH_API_BODY = 2u,     /* a JSON object body is required */
+	KH_API_BODY_OPT = 4u, /* a JSON object body is allowed (empty = none) */
+};
+
+typedef kh_rc (*kh_api_fn)(struct kh_api_call *c);
+
+struct kh_api_route {
+	enum kh_http_method method;
+	const char *pattern; /* "/v1/keys/{}/encrypt": {} matches one segment */
+	kh_api_fn fn;
+	unsigned flags;
+	const char *const *fields; /* allowed body members (NULL-terminated), NULL: none checked */
+};
+
+/* The handler files' routes, gathered by router.c. */
+extern const struct kh_api_route kh_api_sys_routes[];
+extern const struct kh_api_route kh_api_key_routes[];
+extern const struct kh_api_route kh_api_crypto_routes[];
+extern const struct kh_api_route kh_api_audit_routes[];
+
+/* ---- helpers (helpers.c) ---- */
+
+/* Sets the client message of an error (printf-free: a fixed string). */
+kh_rc kh_api_fail(struct kh_api_call *c, kh_rc rc, const char *message);
+/* Path parameter i as an integer id (1..INT64_MAX) or a version (1..UINT32_MAX). */
+KH_MUST_CHECK kh_rc kh_api_param_id(struct kh_api_call *c, unsigned i, int64_t *out);
+/* Optional body members: absent leaves *out as it is. */
+KH_MUST_CHECK kh_rc kh_api_opt_string(struct kh_api_call *c, const char *name, char *out,
+                                      size_t out_len, bool *out_present);
+KH_MUST_CHECK kh_rc kh_api_opt_int(struct kh_api_call *c, const char *name, int64_t min,
+                                   int64_t max, int64_t *out, bool *out_present);
+KH_MUST_CHECK kh_rc kh_api_opt_bool(struct kh_api_call *c, const char *name, bool *out);
+/* A required string member copied into out (bounded). */
+KH_MUST_CHECK kh_rc kh_api_req_string(struct kh_api_call *c, const char *name, char *out,
+                                      size_t out_len);
+/* Base64 member decoded into out (which bounds it); absent: KH_ERR_NOT_FOUND. */
+KH_MUST_CHECK kh_rc kh_api_base64(struct kh_api_call *c, const char *name, struct kh_buf *out);
+/* Query parameter as a bounded unsigned integer; absent leaves *out. */
+KH_MUST_CHECK kh_rc kh_api_query_uint(struct kh_api_call *c, const char *name, uint64_t min,
+                                      uint64_t max, uint64_t *out);
+/*
+ * Paging (API.md "Lists are paged"): ?next= carries an opaque cursor made from the last id or
+ * sequence number of the previous page; absent leaves *out (0: from the start). A cursor we did
+ * not write is KH_ERR_BAD_INPUT with a message.
+ */
+KH_MUST_CHECK kh_rc kh_api_query_cursor(struct kh_api_call *c, int64_t *out);
+/* Writes "next":<cursor> for last (>= 1) as a member of the current object. */
+void kh_api_write_next(struct kh_json_writer *w, int64_t last);
+/* Audits an operation the API layer decides itself (not one of keys/, which audits its own),
+ * in a write transaction of its own; keystore_id 0 for system records. */
+KH_MUST_CHECK kh_rc kh_api_audit(struct kh_api_call *c, const char *operation, int64_t keystore_id,
+                                 kh_rc outcome, const char *detail);
+/* Writes a key object (API.md "GET /v1/keys/{tag}"). */
+void kh_api_write_key(struct kh_json_writer *w, const struct kh_key_info *k);
+/* Makes the response body secure (for plaintexts and data keys). */
+KH_MUST_CHECK kh_rc kh_api_secure_body(struct kh_api_call *c);
+
+#endif

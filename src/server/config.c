@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * keyholdd's configuration: defaults, the JSON file (etc/keyholdd.json documents every member)
+ * and listen addresses. The file is parsed with the same strict reader as API bodies: unknown
+ * members, duplicates and wrong types are refused with a message, never guessed at.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/kh_int.h"
+#include "base/kh_mem.h"
+#include "http/kh_json.h"
+#include "server/kh_server.h"
+
+#define CONFIG_FILE_MAX (64u * 1024u)
+
+void kh_server_config_defaults(struct kh_server_config *c)
+{
+	*c = (struct kh_server_config){0};
+	snprintf(c->data_dir, sizeof(c->data_dir), "/var/lib/keyhold");
+	snprintf(c->listen, sizeof(c->listen), "127.0.0.1:8443");
+	snprintf(c->tls_cert, sizeof(c->tls_cert), "/etc/keyhold/tls/server.pem");
+	snprintf(c->tls_key, sizeof(c->tls_key), "/etc/keyhold/tls/server.key");
+	snprintf(c->log_level, sizeof(c->log_level), "info");
+	snprintf(c->node_id, sizeof(c->node_id), "node-1");
+}
+
+kh_rc kh_server_addr_parse(const char *text, char *out_host, size_t out_host_len,
+                           uint16_t *out_port)
+{
+	uint64_t port = 0;
+	const char *colon = strrchr(text, ':');
+	KH_ENSURE(colon != NULL && colon != text, KH_ERR_BAD_INPUT);
+	const char *host = text;
+	size_t host_len = (size_t)(colon - text);
+	if (text[0] == '[') {
+		KH_ENSURE(host_len >= 3 && text[host_len - 1] == ']', KH_ERR_BAD_INPUT);
+		host = text + 1;
+		host_len -= 2;
+	}
+	KH_ENSURE(host_len > 0 && host_len < out_host_len, KH_ERR_BAD_INPUT);
+	KH_GUARD(kh_parse_u64(kh_slice_from_cstr(colon + 1), 0, 65535, &port));
+	memcpy(out_host, host, host_len);
+	out_host[host_len] = '\0';
+	*out_port = (uint16_t)port;
+	return KH_OK;
+}
+
+static kh_rc read_file(const char *path, struct kh_buf *out)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t chunk[4096];
+	size_t n;
+	KH_ENSURE(f != NULL, KH_ERR_NOT_FOUND);
+	kh_rc rc = KH_OK;
+	while (rc == KH_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		rc = kh_buf_append(out, KH_SLICE(chunk, n));
+	fclose(f);
+	return rc;
+}
+
+struct string_member {
+	const char *name;
+	size_t offset;
+	size_t size;
+};
+
+#define MEMBER(field)                                                                              \
+	{                                                                                          \
+#field, offsetof(struct kh_server_config, field),                                  \
+		    sizeof(((struct kh_server_config *)0)->field)                                  \
+	}
+
+static const struct string_member strings[] = {
+    MEMBER(data_dir),     MEMBER(listen),          MEMBER(http_listen), MEMBER(tls_cert),
+    MEMBER(tls_key),      MEMBER(log_level),       MEMBER(node_id),     MEMBER(pkcs11_module),
+    MEMBER(pkcs11_token), MEMBER(pkcs11_pin_file), MEMBER(pkcs11_key),
+};
+
+static const char *const allowed[] = {
+    "data_dir",   "listen",          "http_listen",   "tls_cert",     "tls_key",
+    "log_level",  "node_id",         "pkcs11_module", "pkcs11_token", "pkcs11_pin_file",
+    "pkcs11_key", "network_threads", "workers",       NULL,
+};
+
+static kh_rc load_strings(struct kh_server_config *c, const struct kh_json *doc, char *err,
+                          size_t err_len)
+{
+	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
+		struct kh_slice s;
+		kh_rc rc = kh_json_get_string(doc, strings[i].name, &s);
+		if (rc == KH_ERR_NOT_FOUND)
+			continue;
+		if (rc != KH_OK || s.len >= strings[i].size) {
+			snprintf(err, err_len, "\"%s\" must be a string of at most %zu bytes",
+			         strings[i].name, strings[i].size - 1);
+			return KH_ERR_BAD_INPUT;
+		}
+		char *dst = (char *)c + strings[i].offset;
+		memcpy(dst, s.ptr, s.len);
+		dst[s.len] = '\0';
+	}
+	return KH_OK;
+}
+
+static kh_rc load_count(const struct kh_json *doc, const char *name, unsigned *out, char *err,
+                        size_t err_len)
+{
+	int64_t v = 0;
+	kh_rc rc = kh_json_get_int(doc, name, 0, 1024, &v);
+	if (rc == KH_ERR_NOT_FOUND)
+		return KH_OK;
+	if (rc != KH_OK) {
+		snprintf(err, err_len, "\"%s\" must be an integer 0..1024", name);
+		return KH_ERR_BAD_INPUT;
+	}
+	*out = (unsigned)v;
+	return KH_OK;
+}
+
+kh_rc kh_server_config_load(struct kh_server_config *c, const char *path, char *err, size_t err_len)
+{
+	kh_rc rc = KH_OK;
+	struct kh_json *doc = NULL;
+	struct kh_buf text;
+	kh_buf_init(&text, CONFIG_FILE_MAX, KH_BUF_PLAIN);
+	rc = read_file(path, &text);
+	if (rc != KH_OK) {
+		snprintf(err, err_len, "cannot read %s", path);
+		goto out;
+	}
+	KH_GUARD_OUT(kh_json_parse_object(kh_buf_slice(&text), &doc, err, err_len));
+	KH_GUARD_OUT(kh_json_only(doc, allowed, err, err_len));
+	KH_GUARD_OUT(load_strings(c, doc, err, err_len));
+	KH_GUARD_OUT(load_count(doc, "network_threads", &c->network_threads, err, err_len));
+	KH_GUARD_OUT(load_count(doc, "workers", &c->workers, err, err_len));
+out:
+	kh_json_free(&doc);
+	kh_buf_cleanup(&text);
+	return rc;
+}

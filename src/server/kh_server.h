@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * keyholdd: configuration, start-up (production and development mode), the background
+ * scheduler, signals. main.c only parses the command line and calls kh_server_run.
+ */
+#ifndef KH_SERVER_H
+#define KH_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/kh_rc.h"
+
+#define KH_SERVER_PATH_MAX 512u
+#define KH_SERVER_ADDR_MAX 64u
+
+struct kh_server_config {
+	bool dev;
+	char data_dir[KH_SERVER_PATH_MAX];
+	/* HTTPS listener "127.0.0.1:8443" / "[::1]:8443" / "0.0.0.0:8443". */
+	char listen[KH_SERVER_ADDR_MAX];
+	/* Optional plain HTTP listener, loopback addresses only (empty: none). */
+	char http_listen[KH_SERVER_ADDR_MAX];
+	char tls_cert[KH_SERVER_PATH_MAX]; /* PEM chain */
+	char tls_key[KH_SERVER_PATH_MAX];  /* PEM private key */
+	char log_level[16];                /* debug, info, warn, error */
+	unsigned network_threads;          /* 0: CPUs */
+	unsigned workers;                  /* 0: 2 x CPUs */
+	char node_id[64];
+	/* PKCS#11 seal (module empty: shares only). */
+	char pkcs11_module[KH_SERVER_PATH_MAX];
+	char pkcs11_token[64];
+	char pkcs11_pin_file[KH_SERVER_PATH_MAX];
+	char pkcs11_key[64];
+};
+
+/* Defaults: production paths; dev mode changes data_dir to ./var. */
+void kh_server_config_defaults(struct kh_server_config *c);
+/* Reads a JSON configuration file over c (members as in etc/keyholdd.json). Unknown members,
+ * wrong types and bad values are errors; out_error gets a message for the operator. */
+KH_MUST_CHECK kh_rc kh_server_config_load(struct kh_server_config *c, const char *path,
+                                          char *out_error, size_t out_error_len);
+/* Splits "host:port" or "[v6]:port" into a numeric address and a port (0..65535; 0 picks a
+ * free port, which the server logs and development mode prints). */
+KH_MUST_CHECK kh_rc kh_server_addr_parse(const char *text, char *out_host, size_t out_host_len,
+                                         uint16_t *out_port);
+
+/* Runs until SIGINT or SIGTERM; SIGHUP reloads the TLS certificate. Returns the exit code. */
+int kh_server_run(const struct kh_server_config *c);
+
+#endif

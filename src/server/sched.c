@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The background scheduler: one thread that, while the barrier is unsealed, rotates keys that
+ * are due, destroys keys whose deletion wait is over, purges deleted keys after 365 days and
+ * rewraps secrets after a root key rotation. Each item is its own short transaction, so
+ * requests are never held up behind a long batch; the thread sleeps until the next due time
+ * (at most a minute, since keys change) or until it is told to stop.
+ */
+#include <time.h>
+
+#include "base/kh_log.h"
+#include "server/kh_server_int.h"
+
+#define BATCH 100u
+#define MAX_SLEEP_NS (60 * KH_NS_PER_SEC)
+#define MIN_SLEEP_NS (KH_NS_PER_SEC / 10)
+
+/* One pass; returns whether anything was done (then the next pass comes at once). */
+static bool pass(struct kh_node *n)
+{
+	struct kh_barrier_status st;
+	size_t rotated = 0, deleted = 0, purged = 0, rewrapped = 0, left = 0;
+	if (kh_barrier_status(n->barrier, &st) != KH_OK || st.sealed)
+		return false;
+	kh_rc rc = kh_keys_rotate_due(n->keys, BATCH, &rotated);
+	if (rc == KH_OK)
+		rc = kh_keys_delete_due(n->keys, BATCH, &deleted);
+	if (rc == KH_OK)
+		rc = kh_keys_purge_due(n->keys, BATCH, &purged);
+	if (rc == KH_OK && st.oldest_term < st.term)
+		rc = kh_barrier_rewrap(n->barrier, BATCH, &rewrapped, &left);
+	if (rc != KH_OK && rc != KH_ERR_SEALED)
+		KH_LOG_WARN("scheduler pass failed", KH_LF_RC(rc));
+	if (rotated + deleted + purged + rewrapped > 0)
+		KH_LOG_INFO("scheduler", KH_LF_UINT("rotated", rotated),
+		            KH_LF_UINT("deleted", deleted), KH_LF_UINT("purged", purged),
+		            KH_LF_UINT("rewrapped", rewrapped));
+	return rotated == BATCH || deleted == BATCH || purged == BATCH || rewrapped == BATCH;
+}
+
+static int64_t sleep_for(struct kh_node *n)
+{
+	int64_t next = INT64_MAX;
+	if (kh_keys_next_due(n->keys, &next) != KH_OK)
+		return MAX_SLEEP_NS;
+	int64_t d = next - kh_clock_now(kh_clock_real());
+	return d < MIN_SLEEP_NS ? MIN_SLEEP_NS : d > MAX_SLEEP_NS ? MAX_SLEEP_NS : d;
+}
+
+static void *run(void *arg)
+{
+	struct kh_node *n = arg;
+	pthread_mutex_lock(&n->sched_mu);
+	while (!n->stopping) {
+		pthread_mutex_unlock(&n->sched_mu);
+		bool more = pass(n);
+		int64_t d = more ? 0 : sleep_for(n);
+		pthread_mutex_lock(&n->sched_mu);
+		if (n->stopping || d == 0)
+			continue;
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		int64_t ns = (int64_t)until.tv_nsec + d % KH_NS_PER_SEC;
+		until.tv_sec += (time_t)(d / KH_NS_PER_SEC + ns / KH_NS_PER_SEC);
+		until.tv_nsec = (long)(ns % KH_NS_PER_SEC);
+		pthread_cond_timedwait(&n->sched_cv, &n->sched_mu, &until);
+	}
+	pthread_mutex_unlock(&n->sched_mu);
+	return NULL;
+}
+
+kh_rc kh_sched_start(struct kh_node *n)
+{
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_destroy(&n->sched_cv);
+	pthread_cond_init(&n->sched_cv, &attr);
+	pthread_condattr_destroy(&attr);
+	KH_ENSURE(pthread_create(&n->sched, NULL, run, n) == 0, KH_ERR_INTERNAL);
+	n->sched_started = true;
+	return KH_OK;
+}
+
+void kh_sched_stop(struct kh_node *n)
+{
+	if (!n->sched_started)
+		return;
+	pthread_mutex_lock(&n->sched_mu);
+	n->stopping = true;
+	pthread_cond_signal(&n->sched_cv);
+	pthread_mutex_unlock(&n->sched_mu);
+	pthread_join(n->sched, NULL);
+	n->sched_started = false;
+}

@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * keyholdd's life: open the store and the layers above it, unseal (development mode and the
+ * PKCS#11 seal do it themselves; otherwise operators send shares), serve HTTPS (and optionally
+ * plain HTTP on loopback), run the scheduler, and wait for signals: SIGINT/SIGTERM stop
+ * gracefully (listeners drain, the scheduler finishes its item, everything is closed and
+ * wiped), SIGHUP reloads the TLS certificate and key from their files.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/kh_log.h"
+#include "base/kh_mem.h"
+#include "crypto/kh_crypto.h"
+#include "server/kh_server_int.h"
+
+#define PEM_MAX (256u * 1024u)
+
+kh_rc kh_file_read(const char *path, struct kh_buf *out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint8_t chunk[4096];
+	KH_ENSURE(fd >= 0, errno == ENOENT ? KH_ERR_NOT_FOUND : KH_ERR_STORAGE);
+	kh_rc rc = KH_OK;
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			rc = KH_ERR_STORAGE;
+		if (n <= 0)
+			break;
+		rc = kh_buf_append(out, KH_SLICE(chunk, (size_t)n));
+		if (rc != KH_OK)
+			break;
+	}
+	kh_wipe(chunk, sizeof(chunk));
+	close(fd);
+	return rc;
+}
+
+kh_rc kh_file_write_private(const char *path, struct kh_slice data)
+{
+	char tmp[KH_SERVER_PATH_MAX + 8];
+	KH_ENSURE(snprintf(tmp, sizeof(tmp), "%s.tmp", path) < (int)sizeof(tmp), KH_ERR_TOO_LARGE);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	KH_ENSURE(fd >= 0, KH_ERR_STORAGE);
+	size_t off = 0;
+	kh_rc rc = KH_OK;
+	while (off < data.len) {
+		ssize_t n = write(fd, data.ptr + off, data.len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = KH_ERR_STORAGE;
+			break;
+		}
+		off += (size_t)n;
+	}
+	if (rc == KH_OK && fsync(fd) != 0)
+		rc = KH_ERR_STORAGE;
+	close(fd);
+	if (rc == KH_OK && rename(tmp, path) != 0)
+		rc = KH_ERR_STORAGE;
+	if (rc != KH_OK)
+		unlink(tmp);
+	return rc;
+}
+
+/* ---- opening and closing the layers ---- */
+
+static kh_rc open_pkcs11(struct kh_node *n)
+{
+	const struct kh_server_config *c = n->cfg;
+	if (c->pkcs11_module[0] == '\0')
+		return KH_OK;
+	kh_buf_init(&n->pkcs11_pin, 256, KH_BUF_SECURE);
+	KH_GUARD(kh_file_read(c->pkcs11_pin_file, &n->pkcs11_pin));
+	while (n->pkcs11_pin.len > 0 && (n->pkcs11_pin.ptr[n->pkcs11_pin.len - 1] == '\n' ||
+	                                 n->pkcs11_pin.ptr[n->pkcs11_pin.len - 1] == '\r'))
+		kh_buf_truncate(&n->pkcs11_pin, n->pkcs11_pin.len - 1);
+	n->pkcs11 = (struct kh_pkcs11_config){.module_path = c->pkcs11_module,
+	                                      .token_label = c->pkcs11_token,
+	                                      .pin = kh_buf_slice(&n->pkcs11_pin),
+	                                      .key_label = c->pkcs11_key};
+	return KH_OK;
+}
+
+static kh_rc open_layers(struct kh_node *n)
+{
+	char path[KH_SERVER_PATH_MAX + 16];
+	const struct kh_clock *clock = kh_clock_real();
+	snprintf(path, sizeof(path), "%s/keyhold.db", n->cfg->data_dir);
+	struct kh_store_options so = {.path = path};
+	KH_GUARD(kh_store_open(&so, &n->store));
+	KH_GUARD(open_pkcs11(n));
+	struct kh_barrier_options bo = {n->store, clock,
+	                                n->cfg->pkcs11_module[0] != '\0' ? &n->pkcs11 : NULL};
+	KH_GUARD(kh_barrier_new(&bo, &n->barrier));
+	struct kh_audit_options ao = {n->store, n->barrier, clock};
+	KH_GUARD(kh_audit_new(&ao, &n->audit));
+	struct kh_keys_options ko = {n->store, n->barrier, n->audit, clock, 0};
+	KH_GUARD(kh_keys_new(&ko, &n->keys));
+	struct kh_authz_options zo = {n->store, n->barrier, n->audit, n->keys, clock};
+	KH_GUARD(kh_authz_new(&zo, &n->authz));
+	struct kh_api_options po = {n->store, n->barrier, n->audit,       n->keys,
+	                            n->authz, clock,      n->cfg->node_id};
+	return kh_api_new(&po, &n->api);
+}
+
+static void close_layers(struct kh_node *n)
+{
+	kh_api_free(&n->api);
+	kh_authz_free(&n->authz);
+	kh_keys_free(&n->keys);
+	kh_audit_free(&n->audit);
+	kh_barrier_free(&n->barrier);
+	kh_store_close(&n->store);
+	kh_buf_cleanup(&n->pkcs11_pin);
+}
+
+/* ---- listeners ---- */
+
+static kh_rc load_tls(struct kh_node *n)
+{
+	kh_buf_cleanup(&n->tls_cert);
+	kh_buf_cleanup(&n->tls_key);
+	kh_buf_init(&n->tls_cert, PEM_MAX, KH_BUF_PLAIN);
+	kh_buf_init(&n->tls_key, PEM_MAX, KH_BUF_SECURE);
+	KH_GUARD(kh_file_read(n->cfg->tls_cert, &n->tls_cert));
+	return kh_file_read(n->cfg->tls_key, &n->tls_key);
+}
+
+static kh_rc listen_on(struct kh_node *n, const char *addr, bool tls, struct kh_http_server **out)
+{
+	char host[KH_SERVER_ADDR_MAX];
+	uint16_t port = 0;
+	if (kh_server_addr_parse(addr, host, sizeof(host), &port) != KH_OK) {
+		KH_LOG_ERROR("bad listen address", KH_LF_STR("address", addr));
+		return KH_ERR_BAD_INPUT;
+	}
+	struct kh_http_options o = {
+	    .address = host,
+	    .port = port,
+	    .network_threads = n->cfg->network_threads,
+	    .workers = n->cfg->workers,
+	};
+	if (tls) {
+		o.cert_pem = kh_buf_slice(&n->tls_cert);
+		o.key_pem = kh_buf_slice(&n->tls_key);
+	}
+	kh_rc rc = kh_http_server_start(&o, kh_api_handle, n->api, out);
+	if (rc != KH_OK)
+		KH_LOG_ERROR("cannot listen", KH_LF_STR("address", addr), KH_LF_RC(rc));
+	return rc;
+}
+
+/* Plain HTTP is for loopback clients only (a sidecar, a health check). */
+static bool loopback(const char *addr)
+{
+	return strncmp(addr, "127.", 4) == 0 || strncmp(addr, "[::1]:", 6) == 0 ||
+	       strncmp(addr, "localhost:", 10) == 0;
+}
+
+static kh_rc start_listeners(struct kh_node *n)
+{
+	KH_GUARD(load_tls(n));
+	KH_GUARD(listen_on(n, n->cfg->listen, true, &n->https));
+	if (n->cfg->http_listen[0] != '\0') {
+		KH_ENSURE(loopback(n->cfg->http_listen), KH_ERR_BAD_INPUT);
+		KH_GUARD(listen_on(n, n->cfg->http_listen, false, &n->http));
+	}
+	return KH_OK;
+}
+
+static void reload_tls(struct kh_node *n)
+{
+	kh_rc rc = load_tls(n);
+	if (rc == KH_OK)
+		rc = kh_http_server_reload_tls(n->https, kh_buf_slice(&n->tls_cert),
+		                               kh_buf_slice(&n->tls_key));
+	if (rc == KH_OK)
+		KH_LOG_INFO("TLS certificate reloaded", KH_LF_STR("cert", n->cfg->tls_cert));
+	else
+		KH_LOG_ERROR("TLS reload failed; the previous certificate stays", KH_LF_RC(rc));
+}
+
+/* ---- run ---- */
+
+static kh_rc start(struct kh_node *n)
+{
+	KH_GUARD(kh_crypto_init());
+	if (n->cfg->dev)
+		KH_GUARD(kh_dev_prepare_tls(n));
+	KH_GUARD(open_layers(n));
+	if (n->cfg->dev) {
+		KH_GUARD(kh_dev_bootstrap(n));
+	} else if (n->cfg->pkcs11_module[0] != '\0') {
+		kh_rc rc = kh_barrier_unseal_auto(n->barrier);
+		if (rc != KH_OK)
+			KH_LOG_WARN("automatic unseal with the token failed; send shares",
+			            KH_LF_RC(rc));
+	}
+	KH_GUARD(start_listeners(n));
+	return kh_sched_start(n);
+}
+
+static void stop(struct kh_node *n)
+{
+	kh_http_server_stop(&n->https);
+	kh_http_server_stop(&n->http);
+	kh_sched_stop(n);
+	close_layers(n);
+	kh_buf_cleanup(&n->tls_cert);
+	kh_buf_cleanup(&n->tls_key);
+}
+
+/* Waits for signals in this thread (blocked everywhere else). */
+static void wait_signals(struct kh_node *n, const sigset_t *set)
+{
+	for (;;) {
+		int sig = 0;
+		if (sigwait(set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			reload_tls(n);
+			continue;
+		}
+		KH_LOG_INFO("stopping", KH_LF_INT("signal", sig));
+		return;
+	}
+}
+
+static void level_from(const char *name)
+{
+	static const struct {
+		const char *name;
+		enum kh_log_level level;
+	} levels[] = {{"debug", KH_LOG_DEBUG},
+	              {"info", KH_LOG_INFO},
+	              {"warn", KH_LOG_WARN},
+	              {"error", KH_LOG_ERROR}};
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		if (strcmp(levels[i].name, name) == 0)
+			kh_log_set_level(levels[i].level);
+	}
+}
+
+int kh_server_run(const struct kh_server_config *c)
+{
+	struct kh_node n = {.cfg = c};
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	/* Blocked before any thread starts, so only sigwait sees them. */
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	level_from(c->log_level);
+	if (kh_mem_harden_process() != KH_OK)
+		KH_LOG_WARN("could not disable core dumps", KH_LF_NONE);
+	pthread_mutex_init(&n.sched_mu, NULL);
+	pthread_cond_init(&n.sched_cv, NULL);
+	kh_rc rc = start(&n);
+	if (rc == KH_OK) {
+		if (c->dev)
+			kh_dev_banner(&n);
+		KH_LOG_INFO("keyholdd serving", KH_LF_STR("listen", c->listen),
+		            KH_LF_UINT("port", kh_http_server_port(n.https)),
+		            KH_LF_STR("data_dir", c->data_dir));
+		wait_signals(&n, &set);
+	} else {
+		KH_LOG_ERROR("keyholdd could not start", KH_LF_RC(rc));
+	}
+	stop(&n);
+	pthread_mutex_destroy(&n.sched_mu);
+	pthread_cond_destroy(&n.sched_cv);
+	return rc == KH_OK ? 0 : 1;
+}

@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# The real keyholdd in development mode, on a free port of 127.0.0.1, driven with curl over
+# HTTPS (verifying the development CA): the copy-paste examples it prints, the error model for
+# bad requests, the operator kept away from tenant keys, rotation and state errors, signing,
+# sealing and unsealing over the API, the audit chain, certificate reload on SIGHUP, a kill -9
+# that loses nothing acknowledged, and a clean stop on SIGTERM.
+set -euo pipefail
+
+keyholdd=$1
+work=$(mktemp -d "${TMPDIR:-/tmp}/keyhold-it-XXXXXX")
+pid=
+cleanup() {
+  [[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  echo "--- server log (tail)" >&2
+  tail -n 20 "$work/err.log" >&2 || true
+  exit 1
+}
+
+start() {
+  : >"$work/err.log"
+  (cd "$work" && exec "$keyholdd" --dev --listen 127.0.0.1:0 >>"$work/out.log" 2>>"$work/err.log") &
+  pid=$!
+  for _ in $(seq 1 200); do
+    port=$(grep -o '"msg":"keyholdd serving".*"port":[0-9]*' "$work/err.log" 2>/dev/null |
+      grep -o '"port":[0-9]*' | cut -d: -f2 || true)
+    [[ -n $port ]] && break
+    kill -0 "$pid" 2>/dev/null || fail "keyholdd exited during start"
+    sleep 0.05
+  done
+  [[ -n $port ]] || fail "keyholdd did not start"
+  url=https://127.0.0.1:$port
+  token=$(cat "$work/var/dev-token")
+  operator=$(cat "$work/var/operator-token")
+}
+
+# call METHOD PATH [BODY] [TOKEN] -> sets $status and $body
+call() {
+  local method=$1 path=$2 data=${3:-} tok=${4-$token}
+  local args=(-sS -o "$work/body" -w '%{http_code}' --cacert "$work/var/tls/ca.pem" -X "$method")
+  [[ -n $tok ]] && args+=(-H "Authorization: Bearer $tok")
+  [[ -n $data ]] && args+=(-H 'Content-Type: application/json' --data-binary "$data")
+  status=$(curl "${args[@]}" "$url$path") || fail "curl $method $path"
+  body=$(cat "$work/body")
+}
+
+expect() { # expect STATUS [CODE]
+  [[ $status == "$1" ]] || fail "$method_path: status $status, wanted $1: $body"
+  if [[ -n ${2:-} ]]; then
+    [[ $(jq -r .error.code <<<"$body") == "$2" ]] || fail "$method_path: code in $body, wanted $2"
+  fi
+}
+run() { method_path="$1 $2"; call "$@"; }
+
+start
+# Printed what it said it would, and kept its secrets private.
+grep -q "$token" "$work/out.log" || fail "the banner does not show the token"
+grep -q "$url" "$work/out.log" || fail "the banner does not show the URL"
+for f in dev-unseal dev-token operator-token tls/ca.key tls/server.key keyhold.db; do
+  [[ $(stat -c %a "$work/var/$f") == 600 ]] || fail "var/$f is not mode 0600"
+done
+
+run GET /v1/sys/health "" ""
+expect 200
+[[ $(jq -r .sealed <<<"$body") == false ]] || fail "health: $body"
+
+# The three examples of the banner.
+run POST /v1/keys '{"name":"demo"}'
+expect 201
+tag=$(jq -r .tag <<<"$body")
+[[ $tag =~ ^[0-9a-f]{32}$ ]] || fail "tag $tag"
+run POST "/v1/keys/$tag/encrypt" "{\"plaintext\":\"$(printf hello | base64)\"}"
+expect 200
+ct=$(jq -r .ciphertext <<<"$body")
+[[ $ct == kh:v1:* ]] || fail "ciphertext $ct"
+run POST "/v1/keys/$tag/decrypt" "{\"ciphertext\":\"$ct\"}"
+expect 200
+[[ $(jq -r .plaintext <<<"$body" | base64 -d) == hello ]] || fail "decrypt gave $body"
+
+# Context binds, and a changed ciphertext is refused.
+run POST "/v1/keys/$tag/encrypt" "{\"plaintext\":\"aGk=\",\"context\":\"$(printf ctx | base64)\"}"
+ct_ctx=$(jq -r .ciphertext <<<"$body")
+run POST "/v1/keys/$tag/decrypt" "{\"ciphertext\":\"$ct_ctx\"}"
+expect 400 InvalidCiphertext
+run POST "/v1/keys/$tag/decrypt" "{\"ciphertext\":\"$ct_ctx\",\"context\":\"$(printf ctx | base64)\"}"
+expect 200
+
+# The error model.
+run POST "/v1/keys/$tag/encrypt" '{"plaintext":"aGk="}' ""
+expect 401 Unauthenticated
+run POST "/v1/keys/$tag/encrypt" '{"plaintext":"aGk="}' "kh_$(printf '0%.0s' $(seq 64))"
+expect 401 Unauthenticated
+run POST /v1/keys/0123456789abcdef0123456789abcdef/encrypt '{"plaintext":"aGk="}'
+expect 404 NotFound
+run GET "/v1/keys/$tag/encrypt"
+expect 405 MethodNotAllowed
+run POST "/v1/keys/$tag/encrypt" '{"plaintext":'
+expect 400 BadRequest
+run POST "/v1/keys/$tag/encrypt" '{"plaintext":"aGk=","plaintext":"aGk="}'
+expect 400 BadRequest
+run POST "/v1/keys/$tag/encrypt" '{"plaintext":"aGk=","extra":1}'
+expect 400 BadRequest
+run POST "/v1/keys/$tag/encrypt" '{"plaintext":"not base64!"}'
+expect 400 BadRequest
+big=$(head -c 40000 /dev/zero | base64 -w0)
+run POST "/v1/keys/$tag/encrypt" "{\"plaintext\":\"$big\"}"
+expect 413 PayloadTooLarge
+head -c 1100000 /dev/zero | tr '\0' a >"$work/huge"
+status=$(curl -sS -o "$work/body" -w '%{http_code}' --cacert "$work/var/tls/ca.pem" \
+  -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+  --data-binary @"$work/huge" "$url/v1/keys/$tag/encrypt")
+[[ $status == 413 ]] || fail "a 1.1 MB body gave $status"
+
+# The operator runs the service and never uses tenant keys.
+run POST "/v1/keys/$tag/encrypt" '{"plaintext":"aGk="}' "$operator"
+expect 403 Forbidden
+run POST /v1/keystores '{"name":"second"}' "$operator"
+expect 201
+run POST /v1/keystores '{"name":"third"}'
+expect 403 Forbidden
+
+# Rotation keeps old ciphertexts readable; a disabled key refuses to work.
+run POST "/v1/keys/$tag/rotate"
+expect 200
+[[ $(jq -r .current_version <<<"$body") == 2 ]] || fail "rotate: $body"
+run POST "/v1/keys/$tag/decrypt" "{\"ciphertext\":\"$ct\"}"
+expect 200
+run POST "/v1/keys/$tag/disable"
+expect 200
+run POST "/v1/keys/$tag/encrypt" '{"plaintext":"aGk="}'
+expect 409 KeyDisabled
+run POST "/v1/keys/$tag/enable"
+expect 200
+
+# Signing.
+run POST /v1/keys '{"name":"signer","type":"ecdsa-p256"}'
+expect 201
+stag=$(jq -r .tag <<<"$body")
+msg=$(printf 'to be signed' | base64)
+run POST "/v1/keys/$stag/sign" "{\"message\":\"$msg\"}"
+expect 200
+sig=$(jq -r .signature <<<"$body")
+run POST "/v1/keys/$stag/verify" "{\"message\":\"$msg\",\"signature\":\"$sig\"}"
+[[ $(jq -r .valid <<<"$body") == true ]] || fail "verify: $body"
+run POST "/v1/keys/$stag/verify" "{\"message\":\"$(printf other | base64)\",\"signature\":\"$sig\"}"
+[[ $(jq -r .valid <<<"$body") == false ]] || fail "verify of another message: $body"
+
+# The audit chain verifies.
+run POST /v1/audit/verify '' "$operator"
+expect 200
+[[ $(jq -r .ok <<<"$body") == true ]] || fail "audit verify: $body"
+
+# Seal and unseal over the API.
+run POST /v1/sys/seal '' "$operator"
+expect 200
+run GET /v1/sys/health "" ""
+expect 503
+run POST "/v1/keys/$tag/encrypt" '{"plaintext":"aGk="}'
+expect 503 Sealed
+run POST /v1/sys/unseal "{\"share\":\"$(cat "$work/var/dev-unseal")\"}" ""
+expect 200
+[[ $(jq -r .sealed <<<"$body") == false ]] || fail "unseal: $body"
+run POST /v1/sys/unseal '{"share":"AAAA"}' ""
+expect 200 # already unsealed: nothing to do
+
+# SIGHUP reloads the certificate.
+kill -HUP "$pid"
+for _ in $(seq 1 100); do
+  grep -q 'TLS certificate reloaded' "$work/err.log" && break
+  sleep 0.05
+done
+grep -q 'TLS certificate reloaded' "$work/err.log" || fail "no reload after SIGHUP"
+run GET /v1/sys/health "" ""
+expect 200
+
+# kill -9 loses nothing acknowledged: the key, its rotation, and its ciphertexts survive.
+run POST /v1/keys '{"name":"durable"}'
+expect 201
+dtag=$(jq -r .tag <<<"$body")
+run POST "/v1/keys/$dtag/encrypt" '{"plaintext":"ZHVyYWJsZQ=="}'
+dct=$(jq -r .ciphertext <<<"$body")
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null || true
+pid=
+start
+run POST "/v1/keys/$dtag/decrypt" "{\"ciphertext\":\"$dct\"}"
+expect 200
+[[ $(jq -r .plaintext <<<"$body") == ZHVyYWJsZQ== ]] || fail "after kill -9: $body"
+run GET "/v1/keys/$tag"
+[[ $(jq -r .current_version <<<"$body") == 2 ]] || fail "rotation lost: $body"
+
+# SIGTERM stops cleanly.
+kill -TERM "$pid"
+wait "$pid" || fail "keyholdd exited with $? on SIGTERM"
+pid=
+echo "ok: dev server integration"
