@@ -26,11 +26,14 @@ test: deps
 	@ctest --preset asan
 
 bench: deps
+	@scripts/deps.sh bench
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release
 	@build/release/bench/bench_crypto
 	@echo
 	@build/release/bench/bench_keys
+	@echo
+	@bench/bench_server.sh build/release/src/keyholdd
 
 fuzz:
 	@scripts/deps.sh fuzz

@@ -3,7 +3,8 @@
 #
 # Installs the Debian 12 packages keyhold needs, only when some are missing. Quiet when
 # everything is present; idempotent. `deps.sh` covers build, run and test; `deps.sh fuzz` adds
-# the clang toolchain for libFuzzer builds.
+# the clang toolchain for libFuzzer builds; `deps.sh bench` adds wrk and nginx for the server
+# benchmark.
 set -euo pipefail
 
 packages=(
@@ -22,6 +23,9 @@ packages=(
 )
 if [[ "${1:-}" == "fuzz" ]]; then
   packages+=(clang libclang-rt-14-dev)
+fi
+if [[ "${1:-}" == "bench" ]]; then
+  packages+=(wrk nginx-light)                       # load generator and reference server
 fi
 
 missing=()
