@@ -11,11 +11,17 @@
 #ifndef KH_API_H
 #define KH_API_H
 
+#include <stdio.h>
+
 #include "authz/kh_authz.h"
 #include "http/kh_http.h"
 #include "keys/kh_keys.h"
 
 struct kh_api;
+
+/* The HTTP servers' own counters (requests refused before the API saw them), for /metrics. The
+ * program that runs the listeners provides it, so api/ never needs to know them. */
+typedef void (*kh_api_http_stats_fn)(void *arg, struct kh_http_stats *out);
 
 struct kh_api_options {
 	struct kh_store *store;
@@ -25,12 +31,25 @@ struct kh_api_options {
 	struct kh_authz *authz;
 	const struct kh_clock *clock;
 	const char *node_id; /* for health; NULL: "node-1" */
+	/* Optional: sums of the listeners' kh_http_stats; NULL: /metrics reports none. */
+	kh_api_http_stats_fn http_stats;
+	void *http_stats_arg;
+	/* Token bucket per principal (the operator, each account; requests without a valid token
+	 * per source address): requests per second, and the burst allowed on top. rate 0: no
+	 * limit; burst 0: the rate. Over it: 429 TooManyRequests with Retry-After. */
+	unsigned rate_limit_rps;
+	unsigned rate_limit_burst;
+	/* The rate limiter's clock (tests); NULL: the monotonic clock. */
+	const struct kh_clock *rate_limit_clock;
 };
 KH_MUST_CHECK kh_rc kh_api_new(const struct kh_api_options *opts, struct kh_api **out);
 void kh_api_free(struct kh_api **api);
 
 /* The HTTP handler; ctx is the struct kh_api. */
 void kh_api_handle(void *ctx, const struct kh_http_request *req, struct kh_http_response *resp);
+
+/* Prints the route table, one "METHOD /pattern" line per route ({} for a path parameter). */
+void kh_api_routes_print(FILE *out);
 
 /* API.md's error model: the HTTP status and code for a result. */
 struct kh_api_error {

@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Inside api/: the call every handler receives, the route table, and helpers shared by the
- * handler files (sys.c, keys.c, crypto.c, audit.c).
+ * Inside api/: the call every handler receives, the route table, helpers shared by the handler
+ * files (sys.c, keys.c, crypto.c, audit.c, webhook.c), the metrics registry (metrics.c) and the
+ * rate limiter (ratelimit.c).
  */
 #ifndef KH_API_INT_H
 #define KH_API_INT_H
 
 #include "api/kh_api.h"
 #include "http/kh_json.h"
+
+struct kh_metrics;
+struct kh_ratelimit;
 
 struct kh_api {
 	struct kh_store *store;
@@ -17,6 +21,10 @@ struct kh_api {
 	struct kh_authz *authz;
 	const struct kh_clock *clock;
 	char node_id[64];
+	struct kh_metrics *metrics;
+	struct kh_ratelimit *limiter;
+	kh_api_http_stats_fn http_stats;
+	void *http_stats_arg;
 };
 
 #define KH_API_MAX_PARAMS 4u
@@ -32,12 +40,15 @@ struct kh_api_call {
 	struct kh_json_writer w; /* on resp->body */
 	unsigned status;         /* success status (default 200) */
 	char message[160];       /* error message for the client (default: the rc's) */
+	unsigned retry_after;    /* seconds, for a KH_ERR_RATE_LIMITED answer */
 };
 
 enum kh_api_route_flags {
 	KH_API_PUBLIC = 1u,   /* no authentication */
 	KH_API_BODY = 2u,     /* a JSON object body is required */
 	KH_API_BODY_OPT = 4u, /* a JSON object body is allowed (empty = none) */
+	KH_API_RAW = 8u,      /* the handler writes resp->body and content_type itself (not JSON) */
+	KH_API_UNLIMITED = 16u, /* not rate limited (health checks and metrics scrapes) */
 };
 
 typedef kh_rc (*kh_api_fn)(struct kh_api_call *c);
@@ -55,6 +66,72 @@ extern const struct kh_api_route kh_api_sys_routes[];
 extern const struct kh_api_route kh_api_key_routes[];
 extern const struct kh_api_route kh_api_crypto_routes[];
 extern const struct kh_api_route kh_api_audit_routes[];
+extern const struct kh_api_route kh_api_webhook_routes[];
+extern const struct kh_api_route kh_api_metrics_routes[];
+
+/* ---- metrics (metrics.c) ---- */
+
+/*
+ * The registry: per route (one series per entry of the route tables, in order, plus one for
+ * requests no route matched) a request counter per status class and a latency histogram, all
+ * relaxed atomics, so counting never takes a lock on the request path. Gauges are read when
+ * /metrics is scraped.
+ */
+#define KH_METRICS_BUCKET_COUNT 11u
+KH_MUST_CHECK kh_rc kh_metrics_new(const struct kh_api_route *const *tables, size_t table_count,
+                                   struct kh_metrics **out);
+void kh_metrics_free(struct kh_metrics **m);
+/* The series of requests that matched no route (404/405). */
+size_t kh_metrics_unmatched(const struct kh_metrics *m);
+/* Counts one request of series (its index in the route tables) with its status and duration. */
+void kh_metrics_observe(struct kh_metrics *m, size_t series, unsigned status, int64_t elapsed_ns);
+/* Counts one request refused with 429. */
+void kh_metrics_rate_limited(struct kh_metrics *m);
+
+/* What /metrics reports besides the request series; a part not known is left out. */
+struct kh_metrics_gauges {
+	bool barrier_known;
+	bool initialized;
+	bool sealed;
+	bool http_known;
+	struct kh_http_stats http;
+	bool keys_known;
+	uint64_t keys[KH_KEY_DELETED + 1]; /* by enum kh_key_state */
+	uint64_t key_cache_entries;
+	bool store_known;
+	struct kh_store_stats store;
+	bool notifications_known;
+	uint64_t notifications_pending;
+};
+/* Appends the Prometheus text exposition (format 0.0.4) of everything to out. */
+KH_MUST_CHECK kh_rc kh_metrics_write(struct kh_metrics *m, const struct kh_metrics_gauges *g,
+                                     struct kh_buf *out);
+
+/* ---- rate limiting (ratelimit.c) ---- */
+
+/*
+ * Token buckets by principal key ("operator", "account:12", "ip:192.0.2.1", "ip6:<prefix>/64")
+ * in a fixed-size table (KH_RATELIMIT_SLOTS entries, striped locks): a new key takes the least
+ * recently used entry of its stripe, so memory stays bounded whatever the number of callers; a
+ * bucket evicted while idle had refilled anyway.
+ */
+#define KH_RATELIMIT_SLOTS 4096u
+#define KH_RATELIMIT_KEY_MAX 48u
+struct kh_ratelimit_options {
+	unsigned rate;                /* tokens per second; 0: never limits */
+	unsigned burst;               /* bucket size; 0: the rate */
+	const struct kh_clock *clock; /* NULL: the monotonic clock */
+};
+KH_MUST_CHECK kh_rc kh_ratelimit_new(const struct kh_ratelimit_options *o,
+                                     struct kh_ratelimit **out);
+void kh_ratelimit_free(struct kh_ratelimit **rl);
+/* Takes a token from key's bucket: true when there was one. Otherwise *out_retry_after gets
+ * the seconds (rounded up, >= 1) until there is. */
+bool kh_ratelimit_take(struct kh_ratelimit *rl, const char *key, unsigned *out_retry_after);
+/* Buckets in use (tests). */
+size_t kh_ratelimit_size(struct kh_ratelimit *rl);
+/* The key of a client address: IPv4 as is, IPv6 by its /64 (one host's share of addresses). */
+void kh_ratelimit_addr_key(const char *addr, char out[KH_RATELIMIT_KEY_MAX]);
 
 /* ---- helpers (helpers.c) ---- */
 

@@ -39,6 +39,8 @@ struct kh_api_error kh_api_error_of(kh_rc rc)
 		return (struct kh_api_error){409, "VersionDisabled"};
 	case KH_ERR_SEALED:
 		return (struct kh_api_error){503, "Sealed"};
+	case KH_ERR_RATE_LIMITED:
+		return (struct kh_api_error){429, "TooManyRequests"};
 	default:
 		break;
 	}
@@ -86,17 +88,19 @@ static void write_error(struct kh_api_call *c, kh_rc rc)
 		KH_LOG_ERROR("request failed", KH_LF_STR("request_id", c->req->request_id),
 		             KH_LF_STR("path", c->req->path), KH_LF_RC(rc));
 	write_error_doc(c, e.status, e.code, msg);
-	if (e.status == 503 && kh_http_response_header(c->resp, "Retry-After", "5") != KH_OK)
+	char retry[16] = "5";
+	if (e.status == 429)
+		snprintf(retry, sizeof(retry), "%u", c->retry_after > 0 ? c->retry_after : 1u);
+	if ((e.status == 503 || e.status == 429) &&
+	    kh_http_response_header(c->resp, "Retry-After", retry) != KH_OK)
 		KH_LOG_WARN("cannot add Retry-After", KH_LF_NONE);
 }
 
 /* ---- matching ---- */
 
 static const struct kh_api_route *const route_tables[] = {
-    kh_api_sys_routes,
-    kh_api_key_routes,
-    kh_api_crypto_routes,
-    kh_api_audit_routes,
+    kh_api_sys_routes,   kh_api_key_routes,     kh_api_crypto_routes,
+    kh_api_audit_routes, kh_api_webhook_routes, kh_api_metrics_routes,
 };
 
 /* Matches path against pattern, capturing {} segments; true on a match. */
@@ -124,20 +128,43 @@ static bool match(const char *pattern, const char *path, struct kh_api_call *c)
 	return *pattern == '\0' && *path == '\0';
 }
 
-/* The route for the request; *out_other_method when only another method matches. */
-static const struct kh_api_route *find_route(struct kh_api_call *c, bool *out_other_method)
+/* The route for the request and its index in the tables (its metrics series); *out_other_method
+ * when only another method matches. */
+static const struct kh_api_route *find_route(struct kh_api_call *c, bool *out_other_method,
+                                             size_t *out_index)
 {
+	size_t i = 0;
 	*out_other_method = false;
 	for (size_t t = 0; t < sizeof(route_tables) / sizeof(route_tables[0]); t++) {
-		for (const struct kh_api_route *r = route_tables[t]; r->pattern != NULL; r++) {
+		for (const struct kh_api_route *r = route_tables[t]; r->pattern != NULL; r++, i++) {
 			if (!match(r->pattern, c->req->path, c))
 				continue;
-			if (r->method == c->req->method)
+			if (r->method == c->req->method) {
+				*out_index = i;
 				return r;
+			}
 			*out_other_method = true;
 		}
 	}
 	return NULL;
+}
+
+/* The route table, one "METHOD /pattern" line per route (keyholdd --routes; the OpenAPI test
+ * compares it with docs/openapi.yaml). */
+void kh_api_routes_print(FILE *out)
+{
+	static const char *const names[] = {
+	    [KH_HTTP_GET] = "GET",     [KH_HTTP_HEAD] = "HEAD",   [KH_HTTP_POST] = "POST",
+	    [KH_HTTP_PUT] = "PUT",     [KH_HTTP_PATCH] = "PATCH", [KH_HTTP_DELETE] = "DELETE",
+	    [KH_HTTP_OTHER] = "OTHER",
+	};
+	for (size_t t = 0; t < sizeof(route_tables) / sizeof(route_tables[0]); t++) {
+		for (const struct kh_api_route *r = route_tables[t]; r->pattern != NULL; r++) {
+			bool known = (size_t)r->method < sizeof(names) / sizeof(names[0]) &&
+			             names[r->method] != NULL;
+			fprintf(out, "%s %s\n", known ? names[r->method] : "?", r->pattern);
+		}
+	}
 }
 
 /* ---- authentication and body ---- */
@@ -182,40 +209,95 @@ static kh_rc parse_body(struct kh_api_call *c, const struct kh_api_route *r)
 	return KH_OK;
 }
 
+/* ---- rate limiting ---- */
+
+/* Takes a token from key's bucket, or refuses with the seconds until the next one. */
+static kh_rc limit(struct kh_api_call *c, const char *key)
+{
+	if (kh_ratelimit_take(c->api->limiter, key, &c->retry_after))
+		return KH_OK;
+	kh_metrics_rate_limited(c->api->metrics);
+	KH_LOG_DEBUG("rate limited", KH_LF_STR("request_id", c->req->request_id),
+	             KH_LF_STR("key", key));
+	return kh_api_fail(c, KH_ERR_RATE_LIMITED, "too many requests; retry after Retry-After");
+}
+
+/* Callers without a valid token are limited by their address. */
+static kh_rc limit_address(struct kh_api_call *c)
+{
+	char key[KH_RATELIMIT_KEY_MAX];
+	kh_ratelimit_addr_key(c->req->remote_addr, key);
+	return limit(c, key);
+}
+
+static kh_rc limit_principal(struct kh_api_call *c)
+{
+	char key[KH_RATELIMIT_KEY_MAX];
+	if (c->who.kind == KH_PRINCIPAL_ACCOUNT)
+		snprintf(key, sizeof(key), "account:%lld", (long long)c->who.account_id);
+	else
+		snprintf(key, sizeof(key), "operator");
+	return limit(c, key);
+}
+
+/* Authenticates (when the route needs it) and applies the rate limit, before the handler: a
+ * failed authentication costs the address a token too, so guessing tokens is limited. */
+static kh_rc admit(struct kh_api_call *c, const struct kh_api_route *r)
+{
+	bool unlimited = (r->flags & KH_API_UNLIMITED) != 0;
+	if ((r->flags & KH_API_PUBLIC) != 0)
+		return unlimited ? KH_OK : limit_address(c);
+	kh_rc rc = authenticate(c);
+	if (rc == KH_ERR_UNAUTHENTICATED && !unlimited)
+		KH_GUARD(limit_address(c));
+	KH_GUARD(rc);
+	return unlimited ? KH_OK : limit_principal(c);
+}
+
 static kh_rc run(struct kh_api_call *c, const struct kh_api_route *r)
 {
-	if ((r->flags & KH_API_PUBLIC) == 0)
-		KH_GUARD(authenticate(c));
+	KH_GUARD(admit(c, r));
 	if ((r->flags & (KH_API_BODY | KH_API_BODY_OPT)) != 0)
 		KH_GUARD(parse_body(c, r));
 	else if (c->req->body.len > 0)
 		return kh_api_fail(c, KH_ERR_BAD_INPUT, "this operation takes no body");
 	kh_json_writer_init(&c->w, &c->resp->body);
 	KH_GUARD(r->fn(c));
-	return kh_json_writer_end(&c->w);
+	/* A raw handler wrote its body and content type itself. */
+	return (r->flags & KH_API_RAW) != 0 ? KH_OK : kh_json_writer_end(&c->w);
+}
+
+static void dispatch(struct kh_api_call *c, const struct kh_api_route *r, bool other_method)
+{
+	if (r == NULL && other_method) {
+		write_error_doc(c, 405, "MethodNotAllowed", "method not allowed on this path");
+		return;
+	}
+	if (r == NULL) {
+		(void)kh_api_fail(c, KH_ERR_NOT_FOUND, "no such path");
+		write_error(c, KH_ERR_NOT_FOUND);
+		return;
+	}
+	kh_rc rc = run(c, r);
+	kh_json_free(&c->body);
+	if (rc != KH_OK) {
+		write_error(c, rc);
+		return;
+	}
+	c->resp->status = c->status;
 }
 
 void kh_api_handle(void *ctx, const struct kh_http_request *req, struct kh_http_response *resp)
 {
+	int64_t start = kh_clock_mono_ns();
 	struct kh_api_call c = {.api = ctx, .req = req, .resp = resp, .status = 200};
 	bool other_method = false;
-	const struct kh_api_route *r = find_route(&c, &other_method);
-	if (r == NULL && other_method) {
-		write_error_doc(&c, 405, "MethodNotAllowed", "method not allowed on this path");
-		return;
-	}
-	if (r == NULL) {
-		(void)kh_api_fail(&c, KH_ERR_NOT_FOUND, "no such path");
-		write_error(&c, KH_ERR_NOT_FOUND);
-		return;
-	}
-	kh_rc rc = run(&c, r);
-	kh_json_free(&c.body);
-	if (rc != KH_OK) {
-		write_error(&c, rc);
-		return;
-	}
-	resp->status = c.status;
+	size_t series = 0;
+	const struct kh_api_route *r = find_route(&c, &other_method, &series);
+	dispatch(&c, r, other_method);
+	if (r == NULL)
+		series = kh_metrics_unmatched(c.api->metrics);
+	kh_metrics_observe(c.api->metrics, series, resp->status, kh_clock_mono_ns() - start);
 }
 
 /* ---- context ---- */
@@ -236,11 +318,27 @@ kh_rc kh_api_new(const struct kh_api_options *opts, struct kh_api **out)
 	a->clock = opts->clock;
 	snprintf(a->node_id, sizeof(a->node_id), "%s",
 	         opts->node_id != NULL ? opts->node_id : "node-1");
+	a->http_stats = opts->http_stats;
+	a->http_stats_arg = opts->http_stats_arg;
+	struct kh_ratelimit_options ro = {opts->rate_limit_rps, opts->rate_limit_burst,
+	                                  opts->rate_limit_clock};
+	kh_rc rc = kh_metrics_new(route_tables, sizeof(route_tables) / sizeof(route_tables[0]),
+	                          &a->metrics);
+	if (rc == KH_OK)
+		rc = kh_ratelimit_new(&ro, &a->limiter);
+	if (rc != KH_OK) {
+		kh_api_free(&a);
+		return rc;
+	}
 	*out = a;
 	return KH_OK;
 }
 
 void kh_api_free(struct kh_api **api)
 {
+	if (*api == NULL)
+		return;
+	kh_metrics_free(&(*api)->metrics);
+	kh_ratelimit_free(&(*api)->limiter);
 	kh_free(api);
 }

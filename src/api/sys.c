@@ -436,7 +436,7 @@ static const char *const account_fields[] = {"name", "policies", NULL};
 static const char *const token_fields[] = {"ttl_seconds", NULL};
 
 const struct kh_api_route kh_api_sys_routes[] = {
-    {KH_HTTP_GET, "/v1/sys/health", health, KH_API_PUBLIC, NULL},
+    {KH_HTTP_GET, "/v1/sys/health", health, KH_API_PUBLIC | KH_API_UNLIMITED, NULL},
     {KH_HTTP_POST, "/v1/sys/init", init, KH_API_PUBLIC | KH_API_BODY_OPT, init_fields},
     {KH_HTTP_POST, "/v1/sys/unseal", unseal, KH_API_PUBLIC | KH_API_BODY, unseal_fields},
     {KH_HTTP_POST, "/v1/sys/seal", seal, 0, NULL},

@@ -17,7 +17,10 @@
  *
  * Usage history: the latest 100 uses of each key (older rows are removed as new ones come).
  * Notifications: events addressed to accounts, kept as an inbox and delivered later by the
- * server (webhooks) with attempts and a next-attempt time.
+ * server (webhooks) with attempts and a next-attempt time. A notice the server stops delivering
+ * (its account has no webhook, or it gave up retrying) stays undelivered with no next attempt.
+ * Webhooks: one endpoint per account; the URL is a column, the signing secret a barrier secret
+ * ("webhook/<account id>").
  *
  * Thread-safe.
  */
@@ -29,6 +32,7 @@
 
 #include "barrier/kh_barrier.h"
 #include "base/kh_clock.h"
+#include "base/kh_limits.h"
 #include "base/kh_rc.h"
 #include "store/kh_store.h"
 
@@ -153,5 +157,40 @@ KH_MUST_CHECK kh_rc kh_audit_outbox_due(struct kh_audit *a, int64_t now, unsigne
 /* Records a delivery attempt: delivered, or failed with the next attempt time. */
 KH_MUST_CHECK kh_rc kh_audit_outbox_mark(struct kh_audit *a, int64_t id, bool delivered,
                                          int64_t next_attempt_at);
+/* Stops delivering a notice: it stays in the inbox, undelivered, and is never due again.
+ * attempted: this follows a failed attempt (counted), else none was made (no webhook).
+ * KH_ERR_NOT_FOUND for an unknown or delivered notice. */
+KH_MUST_CHECK kh_rc kh_audit_outbox_drop(struct kh_audit *a, int64_t id, bool attempted);
+/* Undelivered notices that will still be attempted (for metrics). */
+KH_MUST_CHECK kh_rc kh_audit_outbox_pending(struct kh_audit *a, uint64_t *out_count);
+
+/* ---- webhooks ---- */
+
+struct kh_audit_webhook {
+	char url[KH_LIMIT_WEBHOOK_URL_BYTES + 1];
+	int64_t created_at;
+	int64_t updated_at;
+};
+/*
+ * Sets or replaces the account's webhook inside the caller's write transaction. The caller has
+ * checked who asks and the URL's form; here the URL is bounded (1..KH_LIMIT_WEBHOOK_URL_BYTES,
+ * no NUL) and the secret too (KH_LIMIT_WEBHOOK_SECRET_MIN..MAX bytes): KH_ERR_BAD_INPUT or
+ * KH_ERR_TOO_LARGE. An unknown account is KH_ERR_CONFLICT (the foreign key refuses it).
+ * KH_ERR_SEALED while sealed (the secret is sealed by the barrier).
+ */
+KH_MUST_CHECK kh_rc kh_audit_webhook_put(struct kh_audit *a, struct kh_store_tx *tx,
+                                         int64_t account_id, const char *url,
+                                         struct kh_slice secret);
+/* Removes the account's webhook and destroys its secret; *out_existed says whether it had one. */
+KH_MUST_CHECK kh_rc kh_audit_webhook_delete(struct kh_audit *a, struct kh_store_tx *tx,
+                                            int64_t account_id, bool *out_existed);
+/* The account's webhook in the caller's (read or write) transaction; out_secret (a
+ * KH_BUF_SECURE buffer, or NULL) gets the secret appended. KH_ERR_NOT_FOUND when none. */
+KH_MUST_CHECK kh_rc kh_audit_webhook_get(struct kh_audit *a, struct kh_store_tx *tx,
+                                         int64_t account_id, struct kh_audit_webhook *out,
+                                         struct kh_buf *out_secret);
+/* The same in a read transaction of its own. */
+KH_MUST_CHECK kh_rc kh_audit_webhook_read(struct kh_audit *a, int64_t account_id,
+                                          struct kh_audit_webhook *out, struct kh_buf *out_secret);
 
 #endif

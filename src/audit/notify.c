@@ -159,3 +159,34 @@ kh_rc kh_audit_outbox_mark(struct kh_audit *a, int64_t id, bool delivered, int64
 	KH_ENSURE(w.changes == 1, KH_ERR_NOT_FOUND);
 	return KH_OK;
 }
+
+kh_rc kh_audit_outbox_drop(struct kh_audit *a, int64_t id, bool attempted)
+{
+	KH_ENSURE(a != NULL, KH_ERR_INTERNAL);
+	KH_ENSURE(id > 0, KH_ERR_BAD_INPUT);
+	struct notice_write w = {.q = &kh_q_notice_drop,
+	                         .params = {KH_SV_INT(attempted ? 1 : 0), KH_SV_INT(id)},
+	                         .param_count = 2};
+	KH_GUARD(kh_store_write(a->store, notice_write_fn, &w));
+	KH_ENSURE(w.changes == 1, KH_ERR_NOT_FOUND);
+	return KH_OK;
+}
+
+kh_rc kh_audit_outbox_pending(struct kh_audit *a, uint64_t *out_count)
+{
+	kh_rc rc = KH_OK;
+	struct kh_store_tx *tx = NULL;
+	struct kh_store_rows *rows = NULL;
+	bool found = false;
+	int64_t n = 0;
+	KH_ENSURE(a != NULL && out_count != NULL, KH_ERR_INTERNAL);
+	KH_GUARD(kh_store_read_begin(a->store, &tx));
+	KH_GUARD_OUT(kh_store_query_one(tx, &kh_q_notice_pending, NULL, 0, &rows, &found));
+	KH_ENSURE_OUT(found, KH_ERR_STORAGE);
+	KH_GUARD_OUT(kh_audit_col_int(rows, 0, false, 0, INT64_MAX, &n));
+	*out_count = (uint64_t)n;
+out:
+	kh_store_rows_close(&rows);
+	kh_store_read_end(&tx);
+	return rc;
+}

@@ -64,6 +64,12 @@
  * under a short context string, and tokens may have small buffers. */
 #define KH_LIMIT_HSM_WRAP_BYTES 4096u
 
+/* Webhook URL (https://host[:port]/path): room for a long path, far below a header line. */
+#define KH_LIMIT_WEBHOOK_URL_BYTES 512u
+/* Webhook signing secret: at least 128 bits of text, at most what a header-sized value holds. */
+#define KH_LIMIT_WEBHOOK_SECRET_MIN 16u
+#define KH_LIMIT_WEBHOOK_SECRET_MAX 256u
+
 /* One log field value; longer values are cut and marked. */
 #define KH_LIMIT_LOG_VALUE_BYTES 1024u
 

@@ -22,7 +22,7 @@ typedef enum {
 	KH_ERR_BAD_SHARE,      /* a Shamir share is mistyped, foreign or duplicated */
 	/* class TOO_LARGE */
 	KH_ERR_TOO_LARGE,
-	/* class UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, CONFLICT, SEALED */
+	/* class UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, CONFLICT, SEALED, RATE_LIMITED */
 	KH_ERR_UNAUTHENTICATED,
 	KH_ERR_FORBIDDEN,
 	KH_ERR_NOT_FOUND,
@@ -31,6 +31,7 @@ typedef enum {
 	KH_ERR_KEY_PENDING_DELETION, /* class CONFLICT: the key waits for deletion */
 	KH_ERR_VERSION_DISABLED,     /* class CONFLICT: that key version is disabled */
 	KH_ERR_SEALED,
+	KH_ERR_RATE_LIMITED, /* too many requests from this caller; retry later */
 	/* class CRYPTO: a cryptographic check on the caller's data failed */
 	KH_ERR_DECRYPT,       /* authentication tag mismatch, bad padding, wrong context */
 	KH_ERR_BAD_SIGNATURE, /* signature or MAC does not verify */
@@ -51,6 +52,7 @@ enum kh_rc_class {
 	KH_CLASS_NOT_FOUND,
 	KH_CLASS_CONFLICT,
 	KH_CLASS_SEALED,
+	KH_CLASS_RATE_LIMITED,
 	KH_CLASS_CRYPTO,
 	KH_CLASS_STORAGE,
 	KH_CLASS_NOMEM,

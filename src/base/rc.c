@@ -33,6 +33,8 @@ static const struct rc_info rc_table[KH_RC_COUNT] = {
     [KH_ERR_VERSION_DISABLED] = {"KH_ERR_VERSION_DISABLED", "that key version is disabled",
                                  KH_CLASS_CONFLICT},
     [KH_ERR_SEALED] = {"KH_ERR_SEALED", "the service is sealed", KH_CLASS_SEALED},
+    [KH_ERR_RATE_LIMITED] = {"KH_ERR_RATE_LIMITED", "too many requests; retry later",
+                             KH_CLASS_RATE_LIMITED},
     [KH_ERR_DECRYPT] = {"KH_ERR_DECRYPT", "decryption failed: data or context was altered",
                         KH_CLASS_CRYPTO},
     [KH_ERR_BAD_SIGNATURE] = {"KH_ERR_BAD_SIGNATURE", "signature does not verify", KH_CLASS_CRYPTO},

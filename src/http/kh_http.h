@@ -145,4 +145,26 @@ struct kh_http_stats {
 };
 void kh_http_server_stats(struct kh_http_server *s, struct kh_http_stats *out);
 
+/* ---- outgoing requests (client.c, on libcurl): webhook deliveries ---- */
+
+/* Process-wide set-up; call once before any thread sends a request. */
+KH_MUST_CHECK kh_rc kh_http_client_init(void);
+/*
+ * A URL we may POST events to: https:// to any host, or http:// to a loopback address
+ * (127.0.0.0/8, [::1], localhost); visible ASCII, at most KH_LIMIT_WEBHOOK_URL_BYTES
+ * (KH_ERR_TOO_LARGE), no user name, password or fragment. KH_ERR_BAD_INPUT otherwise.
+ */
+KH_MUST_CHECK kh_rc kh_http_url_check(const char *url);
+
+struct kh_http_post {
+	const char *url;            /* checked again with kh_http_url_check */
+	struct kh_slice body;       /* sent as application/json */
+	const char *const *headers; /* extra "Name: value" lines, NULL-terminated; NULL: none */
+	unsigned timeout_seconds;   /* the whole exchange; 0: 5 */
+};
+/* POSTs without following redirects. *out_status gets the response status, or 0 when there was
+ * no answer (connection refused, timeout, TLS failure). KH_ERR_BAD_INPUT for a URL that
+ * kh_http_url_check refuses; other errors are ours (KH_ERR_NOMEM, KH_ERR_INTERNAL). */
+KH_MUST_CHECK kh_rc kh_http_post(const struct kh_http_post *req, unsigned *out_status);
+
 #endif

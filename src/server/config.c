@@ -24,6 +24,9 @@ void kh_server_config_defaults(struct kh_server_config *c)
 	snprintf(c->tls_key, sizeof(c->tls_key), "/etc/keyhold/tls/server.key");
 	snprintf(c->log_level, sizeof(c->log_level), "info");
 	snprintf(c->node_id, sizeof(c->node_id), "node-1");
+	c->rate_limit_rps = 200;
+	c->rate_limit_burst = 400;
+	c->webhook_retry_seconds = 30;
 }
 
 kh_rc kh_server_addr_parse(const char *text, char *out_host, size_t out_host_len,
@@ -79,9 +82,11 @@ static const struct string_member strings[] = {
 };
 
 static const char *const allowed[] = {
-    "data_dir",   "listen",          "http_listen",   "tls_cert",     "tls_key",
-    "log_level",  "node_id",         "pkcs11_module", "pkcs11_token", "pkcs11_pin_file",
-    "pkcs11_key", "network_threads", "workers",       NULL,
+    "data_dir",     "listen",          "http_listen",      "tls_cert",
+    "tls_key",      "log_level",       "node_id",          "pkcs11_module",
+    "pkcs11_token", "pkcs11_pin_file", "pkcs11_key",       "network_threads",
+    "workers",      "rate_limit_rps",  "rate_limit_burst", "webhook_retry_seconds",
+    NULL,
 };
 
 static kh_rc load_strings(struct kh_server_config *c, const struct kh_json *doc, char *err,
@@ -104,18 +109,42 @@ static kh_rc load_strings(struct kh_server_config *c, const struct kh_json *doc,
 	return KH_OK;
 }
 
-static kh_rc load_count(const struct kh_json *doc, const char *name, unsigned *out, char *err,
-                        size_t err_len)
+static kh_rc load_uint(const struct kh_json *doc, const char *name, unsigned min, unsigned max,
+                       unsigned *out, char *err, size_t err_len)
 {
 	int64_t v = 0;
-	kh_rc rc = kh_json_get_int(doc, name, 0, 1024, &v);
+	kh_rc rc = kh_json_get_int(doc, name, min, max, &v);
 	if (rc == KH_ERR_NOT_FOUND)
 		return KH_OK;
 	if (rc != KH_OK) {
-		snprintf(err, err_len, "\"%s\" must be an integer 0..1024", name);
+		snprintf(err, err_len, "\"%s\" must be an integer %u..%u", name, min, max);
 		return KH_ERR_BAD_INPUT;
 	}
 	*out = (unsigned)v;
+	return KH_OK;
+}
+
+/* The numeric members and their ranges. */
+static const struct {
+	const char *name;
+	size_t offset;
+	unsigned min, max;
+} numbers[] = {
+    {"network_threads", offsetof(struct kh_server_config, network_threads), 0, 1024},
+    {"workers", offsetof(struct kh_server_config, workers), 0, 1024},
+    {"rate_limit_rps", offsetof(struct kh_server_config, rate_limit_rps), 0, 1000000},
+    {"rate_limit_burst", offsetof(struct kh_server_config, rate_limit_burst), 0, 1000000},
+    {"webhook_retry_seconds", offsetof(struct kh_server_config, webhook_retry_seconds), 1, 3600},
+};
+
+static kh_rc load_numbers(struct kh_server_config *c, const struct kh_json *doc, char *err,
+                          size_t err_len)
+{
+	for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
+		unsigned *dst = (unsigned *)(void *)((char *)c + numbers[i].offset);
+		KH_GUARD(load_uint(doc, numbers[i].name, numbers[i].min, numbers[i].max, dst, err,
+		                   err_len));
+	}
 	return KH_OK;
 }
 
@@ -133,8 +162,7 @@ kh_rc kh_server_config_load(struct kh_server_config *c, const char *path, char *
 	KH_GUARD_OUT(kh_json_parse_object(kh_buf_slice(&text), &doc, err, err_len));
 	KH_GUARD_OUT(kh_json_only(doc, allowed, err, err_len));
 	KH_GUARD_OUT(load_strings(c, doc, err, err_len));
-	KH_GUARD_OUT(load_count(doc, "network_threads", &c->network_threads, err, err_len));
-	KH_GUARD_OUT(load_count(doc, "workers", &c->workers, err, err_len));
+	KH_GUARD_OUT(load_numbers(c, doc, err, err_len));
 out:
 	kh_json_free(&doc);
 	kh_buf_cleanup(&text);

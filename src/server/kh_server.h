@@ -32,6 +32,12 @@ struct kh_server_config {
 	char pkcs11_token[64];
 	char pkcs11_pin_file[KH_SERVER_PATH_MAX];
 	char pkcs11_key[64];
+	/* Token bucket per principal: requests per second (0: no limit) and burst. */
+	unsigned rate_limit_rps;
+	unsigned rate_limit_burst;
+	/* Webhook retries: the first comes after this many seconds, then twice as long each time
+	 * up to an hour; after 24 hours the notice stays in the inbox only. */
+	unsigned webhook_retry_seconds;
 };
 
 /* Defaults: production paths; dev mode changes data_dir to ./var. */

@@ -4,6 +4,7 @@
 #define KH_SERVER_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "api/kh_api.h"
 #include "server/kh_server.h"
@@ -18,6 +19,8 @@ struct kh_node {
 	struct kh_api *api;
 	struct kh_pkcs11_config pkcs11;
 	struct kh_buf pkcs11_pin; /* secure */
+	/* Set and cleared under listen_mu, which /metrics also takes to read their counters. */
+	pthread_mutex_t listen_mu;
 	struct kh_http_server *https;
 	struct kh_http_server *http;
 	struct kh_buf tls_cert; /* PEM */
@@ -28,6 +31,12 @@ struct kh_node {
 	pthread_mutex_t sched_mu;
 	pthread_cond_t sched_cv;
 	bool stopping;
+	/* webhook deliverer */
+	pthread_t hooks;
+	bool hooks_started;
+	pthread_mutex_t hooks_mu;
+	pthread_cond_t hooks_cv;
+	atomic_bool hooks_stopping;
 };
 
 /* dev.c: creates ./var on first start (TLS, init 1-of-1, key store, accounts, tokens), unseals
@@ -39,6 +48,18 @@ void kh_dev_banner(struct kh_node *n);
 /* sched.c: the background thread (rotations, deletions, purges, rewrap). */
 KH_MUST_CHECK kh_rc kh_sched_start(struct kh_node *n);
 void kh_sched_stop(struct kh_node *n);
+
+/* webhook.c: the webhook deliverer thread (notifications POSTed to accounts' webhooks). */
+KH_MUST_CHECK kh_rc kh_webhook_start(struct kh_node *n);
+void kh_webhook_stop(struct kh_node *n);
+/* X-Keyhold-Signature: "sha256=" and the hex HMAC-SHA-256 under secret of timestamp "." body
+ * (out_len >= 72). */
+KH_MUST_CHECK kh_rc kh_webhook_signature(struct kh_slice secret, const char *timestamp,
+                                         struct kh_slice body, char *out, size_t out_len);
+/* When to try again after the attempts-th failed attempt (>= 1) of a notice made at made_at:
+ * base_ns, doubling with each attempt up to an hour; 0 when that would be more than 24 hours
+ * after made_at (the notice is given up). */
+int64_t kh_webhook_next_attempt(int64_t base_ns, unsigned attempts, int64_t made_at, int64_t now);
 
 /* server.c: reads a whole file into out (bounded by out's maximum). */
 KH_MUST_CHECK kh_rc kh_file_read(const char *path, struct kh_buf *out);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/kh_api.h"
 #include "kh_version.h"
 #include "server/kh_server.h"
 
@@ -118,6 +119,11 @@ int main(int argc, char **argv)
 		}
 		if (strcmp(argv[i], "--version") == 0) {
 			printf("keyholdd %s\n", KH_VERSION_STRING);
+			return 0;
+		}
+		/* Hidden: the route table, for tests/integration/openapi.sh. */
+		if (strcmp(argv[i], "--routes") == 0) {
+			kh_api_routes_print(stdout);
 			return 0;
 		}
 	}

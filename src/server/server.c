@@ -91,6 +91,26 @@ static kh_rc open_pkcs11(struct kh_node *n)
 	return KH_OK;
 }
 
+/* The listeners' counters for /metrics, summed. Under listen_mu, so a listener is never read
+ * while it is being started or stopped. */
+static void http_stats(void *arg, struct kh_http_stats *out)
+{
+	struct kh_node *n = arg;
+	*out = (struct kh_http_stats){0};
+	pthread_mutex_lock(&n->listen_mu);
+	struct kh_http_server *servers[] = {n->https, n->http};
+	for (size_t i = 0; i < sizeof(servers) / sizeof(servers[0]); i++) {
+		struct kh_http_stats one;
+		if (servers[i] == NULL)
+			continue;
+		kh_http_server_stats(servers[i], &one);
+		out->requests += one.requests;
+		out->rejected_busy += one.rejected_busy;
+		out->rejected_limits += one.rejected_limits;
+	}
+	pthread_mutex_unlock(&n->listen_mu);
+}
+
 static kh_rc open_layers(struct kh_node *n)
 {
 	char path[KH_SERVER_PATH_MAX + 16];
@@ -108,8 +128,19 @@ static kh_rc open_layers(struct kh_node *n)
 	KH_GUARD(kh_keys_new(&ko, &n->keys));
 	struct kh_authz_options zo = {n->store, n->barrier, n->audit, n->keys, clock};
 	KH_GUARD(kh_authz_new(&zo, &n->authz));
-	struct kh_api_options po = {n->store, n->barrier, n->audit,       n->keys,
-	                            n->authz, clock,      n->cfg->node_id};
+	struct kh_api_options po = {
+	    .store = n->store,
+	    .barrier = n->barrier,
+	    .audit = n->audit,
+	    .keys = n->keys,
+	    .authz = n->authz,
+	    .clock = clock,
+	    .node_id = n->cfg->node_id,
+	    .http_stats = http_stats,
+	    .http_stats_arg = n,
+	    .rate_limit_rps = n->cfg->rate_limit_rps,
+	    .rate_limit_burst = n->cfg->rate_limit_burst,
+	};
 	return kh_api_new(&po, &n->api);
 }
 
@@ -154,10 +185,26 @@ static kh_rc listen_on(struct kh_node *n, const char *addr, bool tls, struct kh_
 		o.cert_pem = kh_buf_slice(&n->tls_cert);
 		o.key_pem = kh_buf_slice(&n->tls_key);
 	}
-	kh_rc rc = kh_http_server_start(&o, kh_api_handle, n->api, out);
-	if (rc != KH_OK)
+	struct kh_http_server *s = NULL;
+	kh_rc rc = kh_http_server_start(&o, kh_api_handle, n->api, &s);
+	if (rc != KH_OK) {
 		KH_LOG_ERROR("cannot listen", KH_LF_STR("address", addr), KH_LF_RC(rc));
-	return rc;
+		return rc;
+	}
+	pthread_mutex_lock(&n->listen_mu);
+	*out = s;
+	pthread_mutex_unlock(&n->listen_mu);
+	return KH_OK;
+}
+
+/* Detaches a listener (under listen_mu) before stopping it. */
+static void listener_stop(struct kh_node *n, struct kh_http_server **sp)
+{
+	pthread_mutex_lock(&n->listen_mu);
+	struct kh_http_server *s = *sp;
+	*sp = NULL;
+	pthread_mutex_unlock(&n->listen_mu);
+	kh_http_server_stop(&s);
 }
 
 /* Plain HTTP is for loopback clients only (a sidecar, a health check). */
@@ -195,6 +242,8 @@ static void reload_tls(struct kh_node *n)
 static kh_rc start(struct kh_node *n)
 {
 	KH_GUARD(kh_crypto_init());
+	/* Before any thread starts: libcurl's process-wide set-up (webhook deliveries). */
+	KH_GUARD(kh_http_client_init());
 	if (n->cfg->dev)
 		KH_GUARD(kh_dev_prepare_tls(n));
 	KH_GUARD(open_layers(n));
@@ -207,14 +256,16 @@ static kh_rc start(struct kh_node *n)
 			            KH_LF_RC(rc));
 	}
 	KH_GUARD(start_listeners(n));
-	return kh_sched_start(n);
+	KH_GUARD(kh_sched_start(n));
+	return kh_webhook_start(n);
 }
 
 static void stop(struct kh_node *n)
 {
-	kh_http_server_stop(&n->https);
-	kh_http_server_stop(&n->http);
+	listener_stop(n, &n->https);
+	listener_stop(n, &n->http);
 	kh_sched_stop(n);
+	kh_webhook_stop(n);
 	close_layers(n);
 	kh_buf_cleanup(&n->tls_cert);
 	kh_buf_cleanup(&n->tls_key);
@@ -267,6 +318,7 @@ int kh_server_run(const struct kh_server_config *c)
 		KH_LOG_WARN("could not disable core dumps", KH_LF_NONE);
 	pthread_mutex_init(&n.sched_mu, NULL);
 	pthread_cond_init(&n.sched_cv, NULL);
+	pthread_mutex_init(&n.listen_mu, NULL);
 	kh_rc rc = start(&n);
 	if (rc == KH_OK) {
 		if (c->dev)
@@ -281,5 +333,6 @@ int kh_server_run(const struct kh_server_config *c)
 	stop(&n);
 	pthread_mutex_destroy(&n.sched_mu);
 	pthread_cond_destroy(&n.sched_cv);
+	pthread_mutex_destroy(&n.listen_mu);
 	return rc == KH_OK ? 0 : 1;
 }

@@ -74,5 +74,17 @@ extern const struct kh_store_query kh_q_notice_ack;
 extern const struct kh_store_query kh_q_notice_due;
 /* delivered, next_attempt_at, id: one attempt on an undelivered notice */
 extern const struct kh_store_query kh_q_notice_mark;
+/* attempts to add (0 or 1), id: stops delivering an undelivered notice (it stays in the inbox,
+ * undelivered, with no next attempt) */
+extern const struct kh_store_query kh_q_notice_drop;
+/* -> count of undelivered notices still to be attempted */
+extern const struct kh_store_query kh_q_notice_pending;
+
+/* account_id, url, now (created_at, or updated_at of an existing row): insert or replace */
+extern const struct kh_store_query kh_q_webhook_put;
+/* account_id -> url, created_at, updated_at */
+extern const struct kh_store_query kh_q_webhook_get;
+/* account_id */
+extern const struct kh_store_query kh_q_webhook_delete;
 
 #endif

@@ -75,6 +75,8 @@ extern const struct kh_store_query kh_q_key_deletion_due;
 extern const struct kh_store_query kh_q_key_purge_due;
 /* -> earliest next_rotation_at, deletion_at, deleted_at (each may be NULL) */
 extern const struct kh_store_query kh_q_key_next_due;
+/* -> state, count: keys of every key store by state (metrics) */
+extern const struct kh_store_query kh_q_key_count_by_state;
 
 /* key_id, version, state, created_at, public_key (or NULL) */
 extern const struct kh_store_query kh_q_version_insert;

@@ -55,3 +55,18 @@ const struct kh_store_query kh_q_notice_mark = {
     "notice.mark", "UPDATE notifications"
                    " SET delivered = ?, attempts = attempts + 1, next_attempt_at = ?"
                    " WHERE id = ? AND delivered = 0"};
+const struct kh_store_query kh_q_notice_drop = {
+    "notice.drop", "UPDATE notifications SET attempts = attempts + ?, next_attempt_at = NULL"
+                   " WHERE id = ? AND delivered = 0"};
+const struct kh_store_query kh_q_notice_pending = {
+    "notice.pending", "SELECT COUNT(*) FROM notifications"
+                      " WHERE delivered = 0 AND next_attempt_at IS NOT NULL"};
+
+const struct kh_store_query kh_q_webhook_put = {
+    "webhook.put", "INSERT INTO webhooks (account_id, url, created_at, updated_at)"
+                   " VALUES (?1, ?2, ?3, ?3) ON CONFLICT (account_id)"
+                   " DO UPDATE SET url = excluded.url, updated_at = excluded.updated_at"};
+const struct kh_store_query kh_q_webhook_get = {
+    "webhook.get", "SELECT url, created_at, updated_at FROM webhooks WHERE account_id = ?"};
+const struct kh_store_query kh_q_webhook_delete = {"webhook.delete",
+                                                   "DELETE FROM webhooks WHERE account_id = ?"};

@@ -63,6 +63,9 @@ const struct kh_store_query kh_q_key_next_due = {
     "  AND state = 'pending-deletion'),"
     " (SELECT MIN(deleted_at) FROM keys WHERE deleted_at IS NOT NULL AND state = 'deleted')"};
 
+const struct kh_store_query kh_q_key_count_by_state = {
+    "key.count_by_state", "SELECT state, COUNT(*) FROM keys GROUP BY state ORDER BY state"};
+
 const struct kh_store_query kh_q_version_insert = {
     "version.insert", "INSERT INTO key_versions (key_id, version, state, created_at, public_key)"
                       " VALUES (?, ?, ?, ?, ?)"};

@@ -13,6 +13,8 @@
  *  keystores, accounts, keys, key_versions, grants      tenants and their keys (keys/).
  *  usage_history  the latest uses of each key; audit the HMAC chain; notifications the outbox.
  *  tokens         API tokens as keyed hashes (authz/).
+ *  webhooks       where an account's notifications are POSTed (audit/); the signing secret is
+ *                 a barrier secret ("webhook/<account>"), never a column here.
  */
 #include "store/kh_store_int.h"
 
@@ -139,6 +141,16 @@ static const char *const m2[] = {
     "CREATE INDEX tokens_by_account ON tokens(account_id)",
 };
 
+/* 3: webhooks (audit/): one endpoint per account. A notice the deliverer gives up on, or one of
+ * an account without a webhook, keeps delivered = 0 with next_attempt_at NULL (inbox only). */
+static const char *const m3[] = {
+    "CREATE TABLE webhooks ("
+    " account_id INTEGER PRIMARY KEY REFERENCES accounts(id),"
+    " url TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL)",
+};
+
 #define MIGRATION(n, stmts)                                                                        \
 	{                                                                                          \
 		n, stmts, sizeof(stmts) / sizeof((stmts)[0])                                       \
@@ -147,6 +159,7 @@ static const char *const m2[] = {
 const struct kh_store_migration kh_store_migrations[] = {
     MIGRATION(1, m1),
     MIGRATION(2, m2),
+    MIGRATION(3, m3),
 };
 const size_t kh_store_migration_count =
     sizeof(kh_store_migrations) / sizeof(kh_store_migrations[0]);

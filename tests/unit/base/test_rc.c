@@ -23,6 +23,19 @@ static void every_code_has_name_message_and_class(void **state)
 	assert_int_equal(kh_rc_class_of(KH_ERR_KEY_PENDING_DELETION), KH_CLASS_CONFLICT);
 }
 
+/* A caller over its request rate gets a class of its own (HTTP 429), not bad input. */
+static void rate_limited_has_its_own_class(void **state)
+{
+	(void)state;
+	assert_int_equal(kh_rc_class_of(KH_ERR_RATE_LIMITED), KH_CLASS_RATE_LIMITED);
+	assert_string_equal(kh_rc_name(KH_ERR_RATE_LIMITED), "KH_ERR_RATE_LIMITED");
+	for (int i = 0; i < KH_RC_COUNT; i++) {
+		kh_rc rc = (kh_rc)i;
+		assert_true((kh_rc_class_of(rc) == KH_CLASS_RATE_LIMITED) ==
+		            (rc == KH_ERR_RATE_LIMITED));
+	}
+}
+
 static void unknown_codes_are_internal(void **state)
 {
 	(void)state;
@@ -75,6 +88,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(every_code_has_name_message_and_class),
+	    cmocka_unit_test(rate_limited_has_its_own_class),
 	    cmocka_unit_test(unknown_codes_are_internal),
 	    cmocka_unit_test(guard_macros_return_and_jump),
 	};
