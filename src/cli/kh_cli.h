@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Inside the keyhold command: the command table every command group file contributes to, the
+ * parsed arguments a command receives, and the helpers they share (the call to the server
+ * with its error reporting and exit codes, input and output files, tables, JSON views).
+ *
+ * Exit codes (documented in --help and docs/keyhold.1): 0 ok, 1 other failures (a signature
+ * or MAC that does not verify, a broken audit chain, an altered envelope, local I/O), 2 usage
+ * or configuration, 3 authentication or authorisation (401, 403), 4 not found (404), 5 other
+ * client errors (4xx), 6 server errors (5xx, sealed) and connection failures.
+ */
+#ifndef KH_CLI_H
+#define KH_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "base/kh_buf.h"
+#include "http/kh_json.h"
+#include "keyhold/keyhold.h"
+
+enum {
+	KH_EXIT_OK = 0,
+	KH_EXIT_FAILURE = 1,
+	KH_EXIT_USAGE = 2,
+	KH_EXIT_AUTH = 3,
+	KH_EXIT_NOT_FOUND = 4,
+	KH_EXIT_CLIENT = 5,
+	KH_EXIT_SERVER = 6,
+};
+
+/* ---- commands ---- */
+
+struct cli_opt {
+	const char *name;     /* long name, without "--" */
+	char short_name;      /* 0: none */
+	const char *arg_name; /* NULL: a flag without a value */
+	const char *help;
+};
+
+#define CLI_MAX_OPTS 12u
+
+struct cli_args {
+	const struct cli_cmd *cmd;
+	const char **pos; /* positional arguments */
+	unsigned pos_count;
+	const char *val[CLI_MAX_OPTS]; /* by index into cmd->opts; flags get "" */
+};
+
+struct cli; /* the invocation: configuration, output mode, the client */
+
+enum cli_cmd_flags {
+	CLI_LOCAL = 1u,    /* needs no server */
+	CLI_NO_TOKEN = 2u, /* sends no token (unauthenticated endpoints) */
+};
+
+struct cli_cmd {
+	const char *group; /* "key", or NULL for a top-level command */
+	const char *name;
+	const char *synopsis; /* the arguments, as in usage lines */
+	const char *summary;
+	const struct cli_opt *opts; /* ends with a NULL name; NULL: none */
+	unsigned min_pos, max_pos;
+	int (*run)(struct cli *c, const struct cli_args *a);
+	unsigned flags;
+};
+
+/* The command tables, one per group file, each ending with a NULL name. */
+extern const struct cli_cmd cli_key_cmds[];
+extern const struct cli_cmd cli_grant_cmds[];
+extern const struct cli_cmd cli_crypto_cmds[];
+extern const struct cli_cmd cli_sys_cmds[];
+extern const struct cli_cmd cli_audit_cmds[];
+extern const struct cli_cmd cli_envelope_cmds[];
+extern const struct cli_cmd cli_local_cmds[];
+
+/* Parses the arguments after the command's name into out (options of the command and the
+ * global ones). Exit code; *out_done when --help was answered. */
+int cli_parse(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv, struct cli_args *out,
+              bool *out_done);
+void cli_args_free(struct cli_args *a);
+/* Prints the help of one command. */
+void cli_cmd_help(const struct cli_cmd *cmd, FILE *f);
+
+/* An option's value (NULL when absent; "" for a flag that is set). */
+const char *cli_opt(const struct cli_args *a, const char *name);
+bool cli_flag(const struct cli_args *a, const char *name);
+/* Positional i, or NULL. */
+const char *cli_pos(const struct cli_args *a, unsigned i);
+
+/* ---- the invocation (main.c, config.c) ---- */
+
+struct cli_config {
+	const char *addr;
+	const char *token_file;
+	const char *ca_file;
+	bool token_env; /* KEYHOLD_TOKEN is set */
+	long timeout_ms;
+};
+
+struct cli {
+	struct cli_config flags; /* from the command line: override everything */
+	bool json;
+	bool no_token;                 /* the command needs none (init, unseal, health) */
+	struct keyhold_client *client; /* made on first use */
+};
+
+/* The effective configuration: flags, then the environment, then the config file
+ * ($KEYHOLD_CONFIG, else ~/.config/keyhold/config), then defaults. Exit code. */
+int cli_config_resolve(const struct cli *c, struct cli_config *out);
+/* Applies one global option (--addr, --token-file, --ca-file, --timeout, --json); false when
+ * name is not one. Sets *out_exit on a bad value. */
+bool cli_global_opt(struct cli *c, const char *name, const char *value, int *out_exit);
+/* Whether a global option takes a value (false for --json and unknown names). */
+bool cli_global_has_arg(const char *name);
+bool cli_global_known(const char *name);
+
+/* Prints a usage error (printf-style) and returns KH_EXIT_USAGE. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "keyhold: <message>" and returns KH_EXIT_FAILURE. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The exit code of a library error. */
+int cli_exit_of(enum keyhold_err err);
+/* Prints the client's last error and returns its exit code. */
+int cli_report(struct cli *c, enum keyhold_err err);
+
+/* The client, connected to the configured server and holding the token. Exit code. */
+int cli_client(struct cli *c, struct keyhold_client **out);
+
+/* ---- calls ---- */
+
+/* A JSON body being built (secure memory: it may carry plaintexts or shares). */
+struct cli_body {
+	struct kh_buf buf;
+	struct kh_json_writer w;
+};
+void cli_body_init(struct cli_body *b);
+void cli_body_cleanup(struct cli_body *b);
+
+struct cli_reply {
+	struct keyhold_buf raw;
+	struct kh_json *doc;
+};
+void cli_reply_free(struct cli_reply *r);
+
+enum cli_call_flags {
+	CLI_CALL_RAW = 1u, /* never print the answer, even with --json */
+};
+
+/*
+ * Calls the server; body may be NULL. On success with --json (and without CLI_CALL_RAW) the
+ * answer is printed and r->doc is NULL: the command is done. Otherwise r->doc holds the parsed
+ * answer for the command to show. Failures are reported; the result is the exit code.
+ */
+int cli_call(struct cli *c, const char *method, const char *path, struct cli_body *body,
+             unsigned flags, struct cli_reply *r);
+/* The usual ending: an exit code, or print the answer with show and exit 0. */
+typedef void (*cli_show_fn)(const struct kh_json *doc);
+int cli_call_show(struct cli *c, const char *method, const char *path, struct cli_body *body,
+                  cli_show_fn show);
+
+/* Writes "/v1/..." with segments checked: each %s argument must be 1-64 of A-Za-z0-9_.-
+ * (a key tag, an id, a role). Usage error otherwise. */
+int cli_path(char *out, size_t out_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#define CLI_PATH_MAX 512u
+/* Appends "?name=value" or "&name=value" (percent-encoded) when value is not NULL. Exit code. */
+int cli_query(char *path, size_t path_len, const char *name, const char *value);
+
+/* ---- input and output ---- */
+
+/* Standard input can give one thing (a token, a plaintext, a share...): the first to claim it
+ * gets it, a second is a usage error. Exit code. */
+int cli_claim_stdin(const char *what);
+/* Reads a whole file ("-" or NULL: standard input) into out, which bounds it. Exit code. */
+int cli_read_input(const char *path, struct kh_buf *out, const char *what);
+/* As cli_read_input, then strips trailing whitespace (for ciphertexts, signatures, shares). */
+int cli_read_text(const char *path, struct kh_buf *out, const char *what);
+/* Writes data to path (NULL or "-": standard output); secret files get mode 0600. Exit code. */
+int cli_write_output(const char *path, struct kh_slice data, bool secret);
+/* Prints s and a newline to path or standard output. Exit code. */
+int cli_write_line(const char *path, struct kh_slice s, bool secret);
+/* Parses a decimal option value in [min, max]; usage error naming the option otherwise. */
+int cli_uint(const char *text, const char *name, uint64_t min, uint64_t max, uint64_t *out);
+/* The "--context" (text) or "--context-file" of a, Base64-encoded into a JSON member. */
+int cli_context_member(const struct cli_args *a, struct kh_json_writer *w);
+
+/* ---- showing answers ---- */
+
+/* The member name of obj, or NULL. */
+const struct kh_json *cli_member(const struct kh_json *obj, const char *name);
+/* Any scalar as text ("-" for null or absent, arrays of strings joined by ","). */
+const char *cli_text(const struct kh_json *obj, const char *name, char *buf, size_t len);
+/* Prints "name: value" lines for the given members, aligned. */
+void cli_show_fields(const struct kh_json *obj, const char *const *names);
+/* Prints the array member name of doc as a table with the given columns. */
+void cli_show_table(const struct kh_json *doc, const char *array, const char *const *columns,
+                    const char *const *headers);
+/* Prints a "next page: --next <cursor>" hint when the answer has one. */
+void cli_show_next(const struct kh_json *doc);
+
+#endif
