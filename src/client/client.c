@@ -18,14 +18,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/kh_limits.h"
 #include "base/kh_mem.h"
 #include "client/kh_client_int.h"
 #include "crypto/kh_crypto.h"
+#include "http/kh_http.h"
 #include "kh_version.h"
 
 #define CONNECT_MS_DEFAULT 10000L
 #define TOTAL_MS_DEFAULT 60000L
-#define ADDRESS_MAX 1024u
+#define ADDRESS_MAX (KH_LIMIT_WEBHOOK_URL_BYTES - sizeof("https://"))
 
 /* ---- errors ---- */
 
@@ -158,47 +160,6 @@ enum keyhold_err keyhold_global_init(size_t secure_arena_bytes)
 	return global_result;
 }
 
-/* 127.0.0.0/8 as a dotted quad, [::1] or ::1, or localhost. */
-static bool loopback_host(const char *host)
-{
-	unsigned dots = 0;
-	if (strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0 ||
-	    strcmp(host, "::1") == 0)
-		return true;
-	if (strncmp(host, "127.", 4) != 0)
-		return false;
-	for (const char *p = host; *p != '\0'; p++) {
-		if (*p == '.')
-			dots++;
-		else if (*p < '0' || *p > '9')
-			return false;
-	}
-	return dots == 3;
-}
-
-static bool url_part_absent(CURLU *u, CURLUPart part)
-{
-	char *v = NULL;
-	CURLUcode uc = curl_url_get(u, part, &v, 0);
-	curl_free(v);
-	return uc != CURLUE_OK;
-}
-
-/* https to anywhere, http to loopback only; no credentials, query or fragment. */
-static bool address_parts_ok(CURLU *u)
-{
-	char *scheme = NULL, *host = NULL;
-	bool ok =
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host[0] != '\0' &&
-	    url_part_absent(u, CURLUPART_USER) && url_part_absent(u, CURLUPART_PASSWORD) &&
-	    url_part_absent(u, CURLUPART_QUERY) && url_part_absent(u, CURLUPART_FRAGMENT) &&
-	    (strcmp(scheme, "https") == 0 || (strcmp(scheme, "http") == 0 && loopback_host(host)));
-	curl_free(scheme);
-	curl_free(host);
-	return ok;
-}
-
 /* The address with a scheme and without trailing slashes, checked. */
 static enum keyhold_err address_normalise(const char *address, char **out)
 {
@@ -215,11 +176,9 @@ static enum keyhold_err address_normalise(const char *address, char **out)
 	snprintf(s, n + sizeof("https://"), "%s%s", has_scheme ? "" : "https://", address);
 	for (size_t len = strlen(s); len > 0 && s[len - 1] == '/'; len--)
 		s[len - 1] = '\0';
-	CURLU *u = curl_url();
-	bool ok =
-	    u != NULL && curl_url_set(u, CURLUPART_URL, s, 0) == CURLUE_OK && address_parts_ok(u);
-	curl_url_cleanup(u);
-	if (!ok) {
+	/* The rules of every URL keyhold sends to (https anywhere, http to loopback only, no
+	 * credentials or fragment), and no query: paths are appended to it. */
+	if (kh_http_url_check(s) != KH_OK || strchr(s, '?') != NULL) {
 		kh_free(&s);
 		return KEYHOLD_ERR_CONFIG;
 	}

@@ -150,9 +150,10 @@ void kh_http_server_stats(struct kh_http_server *s, struct kh_http_stats *out);
 /* Process-wide set-up; call once before any thread sends a request. */
 KH_MUST_CHECK kh_rc kh_http_client_init(void);
 /*
- * A URL we may POST events to: https:// to any host, or http:// to a loopback address
- * (127.0.0.0/8, [::1], localhost); visible ASCII, at most KH_LIMIT_WEBHOOK_URL_BYTES
- * (KH_ERR_TOO_LARGE), no user name, password or fragment. KH_ERR_BAD_INPUT otherwise.
+ * A URL keyhold may send to (webhook deliveries, libkeyhold's server address): https:// to any
+ * host, or http:// to a loopback address (127.0.0.0/8, [::1], localhost); visible ASCII, at most
+ * KH_LIMIT_WEBHOOK_URL_BYTES (KH_ERR_TOO_LARGE), no user name, password or fragment.
+ * KH_ERR_BAD_INPUT otherwise.
  */
 KH_MUST_CHECK kh_rc kh_http_url_check(const char *url);
 
