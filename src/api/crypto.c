@@ -27,12 +27,6 @@
 
 /* ---- members ---- */
 
-static kh_rc member_fail(struct kh_api_call *c, kh_rc rc, const char *name, const char *what)
-{
-	snprintf(c->message, sizeof(c->message), "\"%s\" %s", name, what);
-	return rc;
-}
-
 /* A Base64 member of obj decoded into out, which bounds it; absent: KH_ERR_NOT_FOUND (no
  * message), so the caller decides whether it was needed. */
 static kh_rc b64_member(struct kh_api_call *c, const struct kh_json *obj, const char *name,
@@ -46,9 +40,9 @@ static kh_rc b64_member(struct kh_api_call *c, const struct kh_json *obj, const 
 	case KH_ERR_NOT_FOUND:
 		return rc;
 	case KH_ERR_TOO_LARGE:
-		return member_fail(c, rc, name, "is too large");
+		return kh_api_member_fail(c, rc, name, "is too large");
 	default:
-		return member_fail(c, rc, name, "must be standard Base64 with padding");
+		return kh_api_member_fail(c, rc, name, "must be standard Base64 with padding");
 	}
 }
 
@@ -56,7 +50,8 @@ static kh_rc b64_required(struct kh_api_call *c, const struct kh_json *obj, cons
                           struct kh_buf *out)
 {
 	kh_rc rc = b64_member(c, obj, name, out);
-	return rc == KH_ERR_NOT_FOUND ? member_fail(c, KH_ERR_BAD_INPUT, name, "is required") : rc;
+	return rc == KH_ERR_NOT_FOUND ? kh_api_member_fail(c, KH_ERR_BAD_INPUT, name, "is required")
+	                              : rc;
 }
 
 static kh_rc b64_optional(struct kh_api_call *c, const struct kh_json *obj, const char *name,
@@ -72,36 +67,12 @@ static kh_rc text_member(struct kh_api_call *c, const struct kh_json *obj, const
 {
 	kh_rc rc = obj != NULL ? kh_json_get_string(obj, name, out) : KH_ERR_NOT_FOUND;
 	if (rc == KH_ERR_NOT_FOUND)
-		return member_fail(c, KH_ERR_BAD_INPUT, name, "is required");
+		return kh_api_member_fail(c, KH_ERR_BAD_INPUT, name, "is required");
 	if (rc != KH_OK)
-		return member_fail(c, KH_ERR_BAD_INPUT, name, "must be a string");
+		return kh_api_member_fail(c, KH_ERR_BAD_INPUT, name, "must be a string");
 	if (out->len > KH_LIMIT_CIPHERTEXT_BYTES)
-		return member_fail(c, KH_ERR_TOO_LARGE, name, "is too large");
+		return kh_api_member_fail(c, KH_ERR_TOO_LARGE, name, "is too large");
 	return KH_OK;
-}
-
-/* Client-facing messages for what keys/ refuses; other codes keep the default. */
-static kh_rc op_error(struct kh_api_call *c, kh_rc rc)
-{
-	switch (rc) {
-	case KH_ERR_NOT_FOUND:
-		return kh_api_fail(c, rc, "no such key");
-	case KH_ERR_FORBIDDEN:
-		return kh_api_fail(c, rc,
-		                   c->who.kind == KH_PRINCIPAL_OPERATOR
-		                       ? "the operator does not use tenant keys"
-		                       : "your roles on this key do not allow this operation");
-	case KH_ERR_WRONG_KEY_TYPE:
-		return kh_api_fail(c, rc, "the key's type or usage does not allow this operation");
-	case KH_ERR_DECRYPT:
-		return kh_api_fail(c, rc,
-		                   "the ciphertext is malformed, altered, or not for this key and "
-		                   "context");
-	case KH_ERR_TOO_LARGE:
-		return kh_api_fail(c, rc, "the input is too large for this key");
-	default:
-		return rc;
-	}
 }
 
 /* ---- batches ---- */
@@ -200,8 +171,9 @@ static kh_rc encrypt_one(struct kh_api_call *c, const struct kh_json *obj)
 	kh_buf_init(&ct, KH_LIMIT_CIPHERTEXT_BYTES, KH_BUF_PLAIN);
 	KH_GUARD_OUT(b64_required(c, obj, "plaintext", &pt));
 	KH_GUARD_OUT(b64_optional(c, obj, "context", &ctx));
-	KH_GUARD_OUT(op_error(c, kh_keys_encrypt(c->api->keys, &c->who, c->params[0],
-	                                         kh_buf_slice(&pt), kh_buf_slice(&ctx), &ct)));
+	KH_GUARD_OUT(
+	    kh_api_key_error(c, kh_keys_encrypt(c->api->keys, &c->who, c->params[0],
+	                                        kh_buf_slice(&pt), kh_buf_slice(&ctx), &ct)));
 	kh_json_object_begin(&c->w);
 	kh_json_key(&c->w, "ciphertext");
 	kh_json_string(&c->w, kh_buf_slice(&ct));
@@ -223,7 +195,7 @@ static kh_rc decrypt_one(struct kh_api_call *c, const struct kh_json *obj)
 	kh_buf_init(&pt, KH_LIMIT_CIPHERTEXT_BYTES, KH_BUF_SECURE);
 	KH_GUARD_OUT(text_member(c, obj, "ciphertext", &ct));
 	KH_GUARD_OUT(b64_optional(c, obj, "context", &ctx));
-	KH_GUARD_OUT(op_error(
+	KH_GUARD_OUT(kh_api_key_error(
 	    c, kh_keys_decrypt(c->api->keys, &c->who, c->params[0], ct, kh_buf_slice(&ctx), &pt)));
 	kh_json_object_begin(&c->w);
 	kh_json_key(&c->w, "plaintext");
@@ -283,9 +255,9 @@ static kh_rc data_key(struct kh_api_call *c)
 		KH_GUARD_OUT(kh_api_fail(c, KH_ERR_BAD_INPUT, "\"bits\" must be a multiple of 8"));
 	KH_GUARD_OUT(kh_api_opt_bool(c, "include_plaintext", &include_plaintext));
 	KH_GUARD_OUT(b64_optional(c, c->body, "context", &ctx));
-	KH_GUARD_OUT(
-	    op_error(c, kh_keys_data_key(c->api->keys, &c->who, c->params[0], (unsigned)bits,
-	                                 kh_buf_slice(&ctx), include_plaintext ? &pt : NULL, &ct)));
+	KH_GUARD_OUT(kh_api_key_error(c, kh_keys_data_key(c->api->keys, &c->who, c->params[0],
+	                                                  (unsigned)bits, kh_buf_slice(&ctx),
+	                                                  include_plaintext ? &pt : NULL, &ct)));
 	KH_GUARD_OUT(data_key_write(c, &pt, &ct, include_plaintext));
 out:
 	kh_buf_cleanup(&ctx);
@@ -303,8 +275,8 @@ static kh_rc reencrypt(struct kh_api_call *c)
 	kh_buf_init(&ct, KH_LIMIT_CIPHERTEXT_BYTES, KH_BUF_PLAIN);
 	KH_GUARD_OUT(text_member(c, c->body, "ciphertext", &old));
 	KH_GUARD_OUT(b64_optional(c, c->body, "context", &ctx));
-	KH_GUARD_OUT(op_error(c, kh_keys_reencrypt(c->api->keys, &c->who, c->params[0], old,
-	                                           kh_buf_slice(&ctx), &ct)));
+	KH_GUARD_OUT(kh_api_key_error(c, kh_keys_reencrypt(c->api->keys, &c->who, c->params[0], old,
+	                                                   kh_buf_slice(&ctx), &ct)));
 	kh_json_object_begin(&c->w);
 	kh_json_key(&c->w, "ciphertext");
 	kh_json_string(&c->w, kh_buf_slice(&ct));
@@ -378,8 +350,8 @@ static kh_rc sign(struct kh_api_call *c)
 	kh_buf_init(&in.msg, KH_LIMIT_SIGN_MESSAGE_BYTES, KH_BUF_PLAIN);
 	kh_buf_init(&sig, KH_LIMIT_CIPHERTEXT_BYTES, KH_BUF_PLAIN);
 	KH_GUARD_OUT(sig_input_decode(c, &in));
-	KH_GUARD_OUT(op_error(c, kh_keys_sign(c->api->keys, &c->who, c->params[0], in.alg,
-	                                      in.is_digest, kh_buf_slice(&in.msg), &sig)));
+	KH_GUARD_OUT(kh_api_key_error(c, kh_keys_sign(c->api->keys, &c->who, c->params[0], in.alg,
+	                                              in.is_digest, kh_buf_slice(&in.msg), &sig)));
 	kh_json_object_begin(&c->w);
 	kh_json_key(&c->w, "signature");
 	kh_json_string(&c->w, kh_buf_slice(&sig));
@@ -407,8 +379,9 @@ static kh_rc verify(struct kh_api_call *c)
 	kh_buf_init(&in.msg, KH_LIMIT_SIGN_MESSAGE_BYTES, KH_BUF_PLAIN);
 	KH_GUARD_OUT(sig_input_decode(c, &in));
 	KH_GUARD_OUT(text_member(c, c->body, "signature", &sig));
-	KH_GUARD_OUT(op_error(c, kh_keys_verify(c->api->keys, &c->who, c->params[0], in.alg,
-	                                        in.is_digest, kh_buf_slice(&in.msg), sig, &valid)));
+	KH_GUARD_OUT(
+	    kh_api_key_error(c, kh_keys_verify(c->api->keys, &c->who, c->params[0], in.alg,
+	                                       in.is_digest, kh_buf_slice(&in.msg), sig, &valid)));
 	write_valid(c, valid);
 out:
 	kh_buf_cleanup(&in.msg);
@@ -424,7 +397,7 @@ static kh_rc mac(struct kh_api_call *c)
 	kh_buf_init(&msg, KH_LIMIT_SIGN_MESSAGE_BYTES, KH_BUF_PLAIN);
 	kh_buf_init(&out, KH_LIMIT_CIPHERTEXT_BYTES, KH_BUF_PLAIN);
 	KH_GUARD_OUT(b64_required(c, c->body, "message", &msg));
-	KH_GUARD_OUT(op_error(
+	KH_GUARD_OUT(kh_api_key_error(
 	    c, kh_keys_mac(c->api->keys, &c->who, c->params[0], kh_buf_slice(&msg), &out)));
 	kh_json_object_begin(&c->w);
 	kh_json_key(&c->w, "mac");
@@ -445,8 +418,8 @@ static kh_rc verify_mac(struct kh_api_call *c)
 	kh_buf_init(&msg, KH_LIMIT_SIGN_MESSAGE_BYTES, KH_BUF_PLAIN);
 	KH_GUARD_OUT(b64_required(c, c->body, "message", &msg));
 	KH_GUARD_OUT(text_member(c, c->body, "mac", &tag));
-	KH_GUARD_OUT(op_error(c, kh_keys_verify_mac(c->api->keys, &c->who, c->params[0],
-	                                            kh_buf_slice(&msg), tag, &valid)));
+	KH_GUARD_OUT(kh_api_key_error(c, kh_keys_verify_mac(c->api->keys, &c->who, c->params[0],
+	                                                    kh_buf_slice(&msg), tag, &valid)));
 	write_valid(c, valid);
 out:
 	kh_buf_cleanup(&msg);
@@ -467,7 +440,7 @@ static kh_rc public_key(struct kh_api_call *c)
 	if (rc == KH_ERR_NOT_FOUND)
 		rc = kh_api_fail(c, rc, "no such key or key version");
 	else
-		rc = op_error(c, rc);
+		rc = kh_api_key_error(c, rc);
 	KH_GUARD_OUT(rc);
 	kh_json_object_begin(&c->w);
 	kh_json_key(&c->w, "version");

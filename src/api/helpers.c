@@ -16,6 +16,31 @@ kh_rc kh_api_fail(struct kh_api_call *c, kh_rc rc, const char *message)
 	return rc;
 }
 
+kh_rc kh_api_key_error(struct kh_api_call *c, kh_rc rc)
+{
+	switch (rc) {
+	case KH_ERR_NOT_FOUND:
+		return kh_api_fail(c, rc, "no such key");
+	case KH_ERR_FORBIDDEN:
+		return kh_api_fail(c, rc,
+		                   c->who.kind == KH_PRINCIPAL_OPERATOR
+		                       ? "the operator does not use or read tenant keys"
+		                       : "your roles on this key do not allow this operation");
+	case KH_ERR_CONFLICT:
+		return kh_api_fail(c, rc, "the key's state does not allow this operation");
+	case KH_ERR_WRONG_KEY_TYPE:
+		return kh_api_fail(c, rc, "the key's type or usage does not allow this operation");
+	case KH_ERR_DECRYPT:
+		return kh_api_fail(c, rc,
+		                   "the ciphertext is malformed, altered, or not for this key and "
+		                   "context");
+	case KH_ERR_TOO_LARGE:
+		return kh_api_fail(c, rc, "the input is too large for this key");
+	default:
+		return rc;
+	}
+}
+
 kh_rc kh_api_param_id(struct kh_api_call *c, unsigned i, int64_t *out)
 {
 	uint64_t v = 0;
@@ -27,7 +52,7 @@ kh_rc kh_api_param_id(struct kh_api_call *c, unsigned i, int64_t *out)
 	return KH_OK;
 }
 
-static kh_rc member_error(struct kh_api_call *c, kh_rc rc, const char *name, const char *what)
+kh_rc kh_api_member_fail(struct kh_api_call *c, kh_rc rc, const char *name, const char *what)
 {
 	snprintf(c->message, sizeof(c->message), "\"%s\" %s", name, what);
 	return rc;
@@ -44,9 +69,9 @@ kh_rc kh_api_opt_string(struct kh_api_call *c, const char *name, char *out, size
 	if (rc == KH_ERR_NOT_FOUND)
 		return KH_OK;
 	if (rc != KH_OK)
-		return member_error(c, rc, name, "must be a string");
+		return kh_api_member_fail(c, rc, name, "must be a string");
 	if (s.len >= out_len)
-		return member_error(c, KH_ERR_TOO_LARGE, name, "is too long");
+		return kh_api_member_fail(c, KH_ERR_TOO_LARGE, name, "is too long");
 	memcpy(out, s.ptr, s.len);
 	out[s.len] = '\0';
 	*out_present = true;
@@ -57,7 +82,7 @@ kh_rc kh_api_req_string(struct kh_api_call *c, const char *name, char *out, size
 {
 	bool present = false;
 	KH_GUARD(kh_api_opt_string(c, name, out, out_len, &present));
-	return present ? KH_OK : member_error(c, KH_ERR_BAD_INPUT, name, "is required");
+	return present ? KH_OK : kh_api_member_fail(c, KH_ERR_BAD_INPUT, name, "is required");
 }
 
 kh_rc kh_api_opt_int(struct kh_api_call *c, const char *name, int64_t min, int64_t max,
@@ -70,7 +95,7 @@ kh_rc kh_api_opt_int(struct kh_api_call *c, const char *name, int64_t min, int64
 	if (rc == KH_ERR_NOT_FOUND)
 		return KH_OK;
 	if (rc != KH_OK)
-		return member_error(c, rc, name, "must be an integer in range");
+		return kh_api_member_fail(c, rc, name, "must be an integer in range");
 	*out_present = true;
 	return KH_OK;
 }
@@ -82,7 +107,7 @@ kh_rc kh_api_opt_bool(struct kh_api_call *c, const char *name, bool *out)
 	kh_rc rc = kh_json_get_bool(c->body, name, out);
 	if (rc == KH_ERR_NOT_FOUND)
 		return KH_OK;
-	return rc == KH_OK ? KH_OK : member_error(c, rc, name, "must be true or false");
+	return rc == KH_OK ? KH_OK : kh_api_member_fail(c, rc, name, "must be true or false");
 }
 
 kh_rc kh_api_base64(struct kh_api_call *c, const char *name, struct kh_buf *out)
@@ -95,9 +120,9 @@ kh_rc kh_api_base64(struct kh_api_call *c, const char *name, struct kh_buf *out)
 	case KH_ERR_NOT_FOUND:
 		return rc;
 	case KH_ERR_TOO_LARGE:
-		return member_error(c, rc, name, "is too large");
+		return kh_api_member_fail(c, rc, name, "is too large");
 	default:
-		return member_error(c, rc, name, "must be standard Base64 with padding");
+		return kh_api_member_fail(c, rc, name, "must be standard Base64 with padding");
 	}
 }
 
@@ -108,7 +133,7 @@ kh_rc kh_api_query_uint(struct kh_api_call *c, const char *name, uint64_t min, u
 	if (v == NULL)
 		return KH_OK;
 	if (kh_parse_u64(kh_slice_from_cstr(v), min, max, out) != KH_OK)
-		return member_error(c, KH_ERR_BAD_INPUT, name, "is out of range");
+		return kh_api_member_fail(c, KH_ERR_BAD_INPUT, name, "is out of range");
 	return KH_OK;
 }
 

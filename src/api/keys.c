@@ -14,24 +14,6 @@
 
 /* ---- shared pieces ---- */
 
-/* Client-facing messages for the refusals keys/ gives; other codes keep the default. */
-static kh_rc key_error(struct kh_api_call *c, kh_rc rc)
-{
-	switch (rc) {
-	case KH_ERR_NOT_FOUND:
-		return kh_api_fail(c, rc, "no such key");
-	case KH_ERR_FORBIDDEN:
-		return kh_api_fail(c, rc,
-		                   c->who.kind == KH_PRINCIPAL_OPERATOR
-		                       ? "the operator does not use or read tenant keys"
-		                       : "your roles on this key do not allow this operation");
-	case KH_ERR_CONFLICT:
-		return kh_api_fail(c, rc, "the key's state does not allow this operation");
-	default:
-		return rc;
-	}
-}
-
 /* The key object as the whole answer. */
 static void write_key_answer(struct kh_api_call *c, const struct kh_key_info *k)
 {
@@ -168,7 +150,8 @@ static kh_rc key_list(struct kh_api_call *c)
 	kh_json_object_begin(&c->w);
 	kh_json_key(&c->w, "keys");
 	kh_json_array_begin(&c->w);
-	KH_GUARD(key_error(c, kh_keys_list(c->api->keys, &c->who, &f, list_one, &pg, &more)));
+	KH_GUARD(
+	    kh_api_key_error(c, kh_keys_list(c->api->keys, &c->who, &f, list_one, &pg, &more)));
 	kh_json_array_end(&c->w);
 	if (more && pg.last_id > 0)
 		kh_api_write_next(&c->w, pg.last_id);
@@ -181,7 +164,7 @@ static kh_rc key_list(struct kh_api_call *c)
 static kh_rc key_get(struct kh_api_call *c)
 {
 	struct kh_key_info key;
-	KH_GUARD(key_error(c, kh_keys_get(c->api->keys, &c->who, tag_of(c), &key)));
+	KH_GUARD(kh_api_key_error(c, kh_keys_get(c->api->keys, &c->who, tag_of(c), &key)));
 	write_key_answer(c, &key);
 	return KH_OK;
 }
@@ -201,7 +184,7 @@ static kh_rc key_update(struct kh_api_call *c)
 		                   "give \"description\" or \"rotation_period_days\"");
 	u.description = have_desc ? description : NULL;
 	u.rotation_period_days = (int)period;
-	KH_GUARD(key_error(c, kh_keys_update(c->api->keys, &c->who, tag_of(c), &u, &key)));
+	KH_GUARD(kh_api_key_error(c, kh_keys_update(c->api->keys, &c->who, tag_of(c), &u, &key)));
 	write_key_answer(c, &key);
 	return KH_OK;
 }
@@ -215,7 +198,7 @@ typedef kh_rc (*key_change_fn)(struct kh_keys *k, const struct kh_principal *p, 
 static kh_rc key_change(struct kh_api_call *c, key_change_fn fn)
 {
 	struct kh_key_info key;
-	KH_GUARD(key_error(c, fn(c->api->keys, &c->who, tag_of(c), &key)));
+	KH_GUARD(kh_api_key_error(c, fn(c->api->keys, &c->who, tag_of(c), &key)));
 	write_key_answer(c, &key);
 	return KH_OK;
 }
@@ -251,7 +234,7 @@ static kh_rc key_schedule_deletion(struct kh_api_call *c)
 	if (rc == KH_ERR_BAD_INPUT)
 		return kh_api_fail(c, rc,
 		                   "the key has grants: \"confirm_name\" must equal its name");
-	KH_GUARD(key_error(c, rc));
+	KH_GUARD(kh_api_key_error(c, rc));
 	write_key_answer(c, &key);
 	return KH_OK;
 }
@@ -261,7 +244,7 @@ static kh_rc key_destroy(struct kh_api_call *c)
 	kh_rc rc = kh_keys_destroy(c->api->keys, &c->who, tag_of(c));
 	if (rc == KH_ERR_CONFLICT)
 		return kh_api_fail(c, rc, "only a key pending deletion can be destroyed");
-	KH_GUARD(key_error(c, rc));
+	KH_GUARD(kh_api_key_error(c, rc));
 	kh_json_object_begin(&c->w);
 	kh_json_key(&c->w, "deleted");
 	kh_json_bool(&c->w, true);
@@ -292,8 +275,8 @@ static kh_rc key_versions(struct kh_api_call *c)
 	kh_json_object_begin(&c->w);
 	kh_json_key(&c->w, "versions");
 	kh_json_array_begin(&c->w);
-	KH_GUARD(
-	    key_error(c, kh_keys_versions(c->api->keys, &c->who, tag_of(c), version_one, &c->w)));
+	KH_GUARD(kh_api_key_error(
+	    c, kh_keys_versions(c->api->keys, &c->who, tag_of(c), version_one, &c->w)));
 	kh_json_array_end(&c->w);
 	kh_json_object_end(&c->w);
 	return KH_OK;
@@ -314,7 +297,7 @@ static kh_rc version_change(struct kh_api_call *c, version_change_fn fn,
 		                   "deleted key");
 	if (rc == KH_ERR_NOT_FOUND)
 		return kh_api_fail(c, rc, "no such key or key version");
-	KH_GUARD(key_error(c, rc));
+	KH_GUARD(kh_api_key_error(c, rc));
 	kh_json_object_begin(&c->w);
 	kh_json_key(&c->w, "version");
 	kh_json_uint(&c->w, version);
@@ -360,7 +343,8 @@ static kh_rc grant_list(struct kh_api_call *c)
 	kh_json_object_begin(&c->w);
 	kh_json_key(&c->w, "grants");
 	kh_json_array_begin(&c->w);
-	KH_GUARD(key_error(c, kh_keys_grants(c->api->keys, &c->who, tag_of(c), grant_one, &c->w)));
+	KH_GUARD(kh_api_key_error(
+	    c, kh_keys_grants(c->api->keys, &c->who, tag_of(c), grant_one, &c->w)));
 	kh_json_array_end(&c->w);
 	kh_json_object_end(&c->w);
 	return KH_OK;
@@ -384,7 +368,7 @@ static kh_rc grant_add(struct kh_api_call *c)
 		                   "the account holds that role already, or the key is deleted");
 	if (rc == KH_ERR_NOT_FOUND)
 		return kh_api_fail(c, rc, "no such key, or no such account in its key store");
-	KH_GUARD(key_error(c, rc));
+	KH_GUARD(kh_api_key_error(c, rc));
 	c->status = 201;
 	kh_json_object_begin(&c->w);
 	write_grant(&c->w, account, role);
@@ -402,7 +386,7 @@ static kh_rc grant_revoke(struct kh_api_call *c)
 	kh_rc rc = kh_keys_grant_revoke(c->api->keys, &c->who, tag_of(c), account, role);
 	if (rc == KH_ERR_NOT_FOUND)
 		return kh_api_fail(c, rc, "no such key or grant");
-	KH_GUARD(key_error(c, rc));
+	KH_GUARD(kh_api_key_error(c, rc));
 	kh_json_object_begin(&c->w);
 	kh_json_key(&c->w, "revoked");
 	kh_json_bool(&c->w, true);
@@ -440,8 +424,8 @@ static kh_rc key_history(struct kh_api_call *c)
 	kh_json_object_begin(&c->w);
 	kh_json_key(&c->w, "history");
 	kh_json_array_begin(&c->w);
-	KH_GUARD(key_error(c, kh_keys_history(c->api->keys, &c->who, tag_of(c), (unsigned)limit,
-	                                      history_one, &c->w)));
+	KH_GUARD(kh_api_key_error(c, kh_keys_history(c->api->keys, &c->who, tag_of(c),
+	                                             (unsigned)limit, history_one, &c->w)));
 	kh_json_array_end(&c->w);
 	kh_json_object_end(&c->w);
 	return KH_OK;

@@ -135,6 +135,10 @@ void kh_ratelimit_addr_key(const char *addr, char out[KH_RATELIMIT_KEY_MAX]);
 
 /* ---- helpers (helpers.c) ---- */
 
+/* The client message for a body member: "\"name\" what". Returns rc. */
+kh_rc kh_api_member_fail(struct kh_api_call *c, kh_rc rc, const char *name, const char *what);
+/* Client-facing messages for what keys/ refuses; other codes keep their message. Returns rc. */
+kh_rc kh_api_key_error(struct kh_api_call *c, kh_rc rc);
 /* Sets the client message of an error (printf-free: a fixed string). */
 kh_rc kh_api_fail(struct kh_api_call *c, kh_rc rc, const char *message);
 /* Path parameter i as an integer id (1..INT64_MAX) or a version (1..UINT32_MAX). */
