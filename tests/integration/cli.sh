@@ -27,18 +27,10 @@ fail() {
   exit 1
 }
 
+source "$(dirname "$0")/lib.sh"
+
 start() {
-  : >"$work/err.log"
-  (cd "$work" && exec "$keyholdd" --dev --listen 127.0.0.1:0 >>"$work/out.log" 2>>"$work/err.log") &
-  pid=$!
-  for _ in $(seq 1 200); do
-    port=$(grep -o '"msg":"keyholdd serving".*"port":[0-9]*' "$work/err.log" 2>/dev/null |
-      grep -o '"port":[0-9]*' | cut -d: -f2 || true)
-    [[ -n $port ]] && break
-    kill -0 "$pid" 2>/dev/null || fail "keyholdd exited during start"
-    sleep 0.05
-  done
-  [[ -n $port ]] || fail "keyholdd did not start"
+  start_keyholdd
 }
 
 start

@@ -38,19 +38,8 @@ cat >"$work/keyholdd.json" <<'EOF'
 {"rate_limit_rps": 2, "rate_limit_burst": 20, "webhook_retry_seconds": 1}
 EOF
 
-: >"$work/err.log"
-(cd "$work" && exec "$keyholdd" --dev --config keyholdd.json --listen 127.0.0.1:0 \
-  >>"$work/out.log" 2>>"$work/err.log") &
-pid=$!
-port=
-for _ in $(seq 1 200); do
-  port=$(grep -o '"msg":"keyholdd serving".*"port":[0-9]*' "$work/err.log" 2>/dev/null |
-    grep -o '"port":[0-9]*' | cut -d: -f2 || true)
-  [[ -n $port ]] && break
-  kill -0 "$pid" 2>/dev/null || fail "keyholdd exited during start"
-  sleep 0.05
-done
-[[ -n $port ]] || fail "keyholdd did not start"
+source "$(dirname "$0")/lib.sh"
+start_keyholdd --config keyholdd.json
 url=https://127.0.0.1:$port
 ca=$work/var/tls/ca.pem
 token=$(cat "$work/var/dev-token")
