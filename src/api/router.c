@@ -23,6 +23,8 @@ struct kh_api_error kh_api_error_of(kh_rc rc)
 		return (struct kh_api_error){400, "InvalidCiphertext"};
 	case KH_ERR_TOO_LARGE:
 		return (struct kh_api_error){413, "PayloadTooLarge"};
+	case KH_ERR_UNSUPPORTED_MEDIA:
+		return (struct kh_api_error){415, "UnsupportedMediaType"};
 	case KH_ERR_UNAUTHENTICATED:
 		return (struct kh_api_error){401, "Unauthenticated"};
 	case KH_ERR_FORBIDDEN:
@@ -197,7 +199,8 @@ static kh_rc parse_body(struct kh_api_call *c, const struct kh_api_route *r)
 	}
 	if (ct == NULL || strncmp(ct, "application/json", 16) != 0 ||
 	    (ct[16] != '\0' && ct[16] != ';'))
-		return kh_api_fail(c, KH_ERR_BAD_INPUT, "Content-Type must be application/json");
+		return kh_api_fail(c, KH_ERR_UNSUPPORTED_MEDIA,
+		                   "Content-Type must be application/json");
 	kh_rc rc = kh_json_parse_object(c->req->body, &c->body, err, sizeof(err));
 	if (rc != KH_OK)
 		return kh_api_fail(c, rc, err);

@@ -15,11 +15,12 @@
 typedef enum {
 	KH_OK = 0,
 	/* class BAD_INPUT: the caller sent something we refuse */
-	KH_ERR_BAD_INPUT,      /* generic malformed or out-of-range input */
-	KH_ERR_BAD_ENCODING,   /* invalid Base64, hex, or integer text */
-	KH_ERR_BAD_KEY,        /* malformed DER/PEM or an unusable key */
-	KH_ERR_WRONG_KEY_TYPE, /* the key cannot do this operation */
-	KH_ERR_BAD_SHARE,      /* a Shamir share is mistyped, foreign or duplicated */
+	KH_ERR_BAD_INPUT,         /* generic malformed or out-of-range input */
+	KH_ERR_BAD_ENCODING,      /* invalid Base64, hex, or integer text */
+	KH_ERR_BAD_KEY,           /* malformed DER/PEM or an unusable key */
+	KH_ERR_WRONG_KEY_TYPE,    /* the key cannot do this operation */
+	KH_ERR_BAD_SHARE,         /* a Shamir share is mistyped, foreign or duplicated */
+	KH_ERR_UNSUPPORTED_MEDIA, /* a body in a format we do not take (Content-Type) */
 	/* class TOO_LARGE */
 	KH_ERR_TOO_LARGE,
 	/* class UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, CONFLICT, SEALED, RATE_LIMITED */

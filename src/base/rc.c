@@ -21,6 +21,8 @@ static const struct rc_info rc_table[KH_RC_COUNT] = {
                                KH_CLASS_BAD_INPUT},
     [KH_ERR_BAD_SHARE] = {"KH_ERR_BAD_SHARE", "invalid, foreign or duplicate share",
                           KH_CLASS_BAD_INPUT},
+    [KH_ERR_UNSUPPORTED_MEDIA] = {"KH_ERR_UNSUPPORTED_MEDIA", "unsupported media type",
+                                  KH_CLASS_BAD_INPUT},
     [KH_ERR_TOO_LARGE] = {"KH_ERR_TOO_LARGE", "input exceeds a limit", KH_CLASS_TOO_LARGE},
     [KH_ERR_UNAUTHENTICATED] = {"KH_ERR_UNAUTHENTICATED", "authentication required",
                                 KH_CLASS_UNAUTHENTICATED},

@@ -101,6 +101,11 @@ run POST "/v1/keys/$tag/encrypt" '{"plaintext":"aGk=","extra":1}'
 expect 400 BadRequest
 run POST "/v1/keys/$tag/encrypt" '{"plaintext":"not base64!"}'
 expect 400 BadRequest
+status=$(curl -sS -o "$work/body" -w '%{http_code}' --cacert "$work/var/tls/ca.pem" \
+  -H "Authorization: Bearer $token" -H 'Content-Type: text/plain' --data-binary 'aGk=' \
+  "$url/v1/keys/$tag/encrypt")
+[[ $status == 415 && $(jq -r .error.code "$work/body") == UnsupportedMediaType ]] ||
+  fail "text/plain body gave $status: $(cat "$work/body")"
 big=$(head -c 40000 /dev/zero | base64 -w0)
 run POST "/v1/keys/$tag/encrypt" "{\"plaintext\":\"$big\"}"
 expect 413 PayloadTooLarge
