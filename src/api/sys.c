@@ -389,12 +389,12 @@ static kh_rc account_create(struct kh_api_call *c)
 	return rc;
 }
 
-static kh_rc token_issue(struct kh_api_call *c)
+/* Issues a token for account (0: the operator) and writes it. */
+static kh_rc issue_for(struct kh_api_call *c, int64_t account)
 {
-	int64_t account = 0, ttl = 0, id = 0;
+	int64_t ttl = 0, id = 0;
 	bool have = false;
 	struct kh_buf token;
-	KH_GUARD(kh_api_param_id(c, 0, &account));
 	if (c->body != NULL)
 		KH_GUARD(
 		    kh_api_opt_int(c, "ttl_seconds", 1, KH_TOKEN_TTL_MAX_SECONDS, &ttl, &have));
@@ -414,6 +414,20 @@ static kh_rc token_issue(struct kh_api_call *c)
 	}
 	kh_buf_cleanup(&token);
 	return rc;
+}
+
+static kh_rc token_issue(struct kh_api_call *c)
+{
+	int64_t account = 0;
+	KH_GUARD(kh_api_param_id(c, 0, &account));
+	return issue_for(c, account);
+}
+
+/* A further operator token (the first comes with init); only the operator may ask. */
+static kh_rc operator_token_issue(struct kh_api_call *c)
+{
+	KH_GUARD(operator_only(c, "token.issue"));
+	return issue_for(c, 0);
 }
 
 static kh_rc token_revoke(struct kh_api_call *c)
@@ -445,6 +459,7 @@ const struct kh_api_route kh_api_sys_routes[] = {
     {KH_HTTP_POST, "/v1/keystores", keystore_create, KH_API_BODY, name_fields},
     {KH_HTTP_POST, "/v1/keystores/{}/accounts", account_create, KH_API_BODY, account_fields},
     {KH_HTTP_POST, "/v1/accounts/{}/tokens", token_issue, KH_API_BODY_OPT, token_fields},
+    {KH_HTTP_POST, "/v1/sys/tokens", operator_token_issue, KH_API_BODY_OPT, token_fields},
     {KH_HTTP_DELETE, "/v1/tokens/{}", token_revoke, 0, NULL},
     {0, NULL, NULL, 0, NULL},
 };

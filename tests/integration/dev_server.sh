@@ -122,6 +122,13 @@ run POST /v1/keystores '{"name":"second"}' "$operator"
 expect 201
 run POST /v1/keystores '{"name":"third"}'
 expect 403 Forbidden
+# A further operator token, for the operator only; it works at once.
+run POST /v1/sys/tokens '{"ttl_seconds":600}' "$operator"
+expect 201
+run POST /v1/keystores '{"name":"fourth"}' "$(jq -r .token <<<"$body")"
+expect 201
+run POST /v1/sys/tokens ''
+expect 403 Forbidden
 
 # Rotation keeps old ciphertexts readable; a disabled key refuses to work.
 run POST "/v1/keys/$tag/rotate"
