@@ -97,4 +97,26 @@ static inline int64_t fx_int(struct fixture *f, const struct kh_store_query *q,
 	return kh_test_sql_int(f->store, q, v, n);
 }
 
+/* Key store 1, the parent rows that usage history and notices point to. */
+static const struct kh_store_query fx_q_keystore = {
+    "test.keystore", "INSERT INTO keystores (id, name, created_at) VALUES (1, 'ks', 0)"};
+static const struct kh_store_query fx_q_account = {
+    "test.account", "INSERT INTO accounts (id, keystore_id, name, policies, created_at)"
+                    " VALUES (?, 1, ?, 0, 0)"};
+
+/* fx_setup plus key store 1 (and, with accounts, accounts 1 "alice" and 2 "bob" in it). */
+static inline int fx_setup_keystore(void **state, bool accounts)
+{
+	assert_int_equal(fx_setup(state), 0);
+	struct fixture *f = *state;
+	(void)fx_exec(f, &fx_q_keystore, NULL, 0);
+	if (accounts) {
+		struct kh_store_val a1[] = {KH_SV_INT(1), KH_SV_TEXT("alice")};
+		struct kh_store_val a2[] = {KH_SV_INT(2), KH_SV_TEXT("bob")};
+		assert_int_equal(fx_exec(f, &fx_q_account, a1, 2), 1);
+		assert_int_equal(fx_exec(f, &fx_q_account, a2, 2), 1);
+	}
+	return 0;
+}
+
 #endif

@@ -9,25 +9,13 @@
 
 #include "base/kh_limits.h"
 
-static const struct kh_store_query q_keystore = {
-    "test.keystore", "INSERT INTO keystores (id, name, created_at) VALUES (1, 'ks', 0)"};
-static const struct kh_store_query q_account = {
-    "test.account", "INSERT INTO accounts (id, keystore_id, name, policies, created_at)"
-                    " VALUES (?, 1, ?, 0, 0)"};
 static const struct kh_store_query q_count = {"test.count", "SELECT COUNT(*) FROM notifications"};
 static const struct kh_store_query q_next = {
     "test.next", "SELECT next_attempt_at FROM notifications WHERE id = ?"};
 
 static int setup(void **state)
 {
-	assert_int_equal(fx_setup(state), 0);
-	struct fixture *f = *state;
-	(void)fx_exec(f, &q_keystore, NULL, 0);
-	struct kh_store_val a1[] = {KH_SV_INT(1), KH_SV_TEXT("alice")};
-	struct kh_store_val a2[] = {KH_SV_INT(2), KH_SV_TEXT("bob")};
-	assert_int_equal(fx_exec(f, &q_account, a1, 2), 1);
-	assert_int_equal(fx_exec(f, &q_account, a2, 2), 1);
-	return 0;
+	return fx_setup_keystore(state, true);
 }
 
 struct notify_op {

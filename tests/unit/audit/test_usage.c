@@ -6,8 +6,6 @@
  */
 #include "audit_fixture.h"
 
-static const struct kh_store_query q_keystore = {
-    "test.keystore", "INSERT INTO keystores (id, name, created_at) VALUES (1, 'ks', 0)"};
 static const struct kh_store_query q_key = {
     "test.key", "INSERT INTO keys (id, keystore_id, tag, name, type, usage, state,"
                 " current_version, convergent, rotation_period_days, description, created_at,"
@@ -18,9 +16,8 @@ static const struct kh_store_query q_count = {
 
 static int setup(void **state)
 {
-	assert_int_equal(fx_setup(state), 0);
+	assert_int_equal(fx_setup_keystore(state, false), 0);
 	struct fixture *f = *state;
-	(void)fx_exec(f, &q_keystore, NULL, 0);
 	struct kh_store_val k1[] = {KH_SV_INT(1), KH_SV_TEXT("tag-1"), KH_SV_TEXT("one")};
 	struct kh_store_val k2[] = {KH_SV_INT(2), KH_SV_TEXT("tag-2"), KH_SV_TEXT("two")};
 	assert_int_equal(fx_exec(f, &q_key, k1, 3), 1);

@@ -10,11 +10,6 @@
 
 #include "base/kh_limits.h"
 
-static const struct kh_store_query q_keystore = {
-    "test.keystore", "INSERT INTO keystores (id, name, created_at) VALUES (1, 'ks', 0)"};
-static const struct kh_store_query q_account = {
-    "test.account", "INSERT INTO accounts (id, keystore_id, name, policies, created_at)"
-                    " VALUES (?, 1, ?, 0, 0)"};
 static const struct kh_store_query q_attempts = {"test.attempts",
                                                  "SELECT attempts FROM notifications WHERE id = ?"};
 static const struct kh_store_query q_next_is_null = {
@@ -32,14 +27,7 @@ static const struct kh_store_query q_sealed_drop = {"test.sealed_drop",
 
 static int setup(void **state)
 {
-	assert_int_equal(fx_setup(state), 0);
-	struct fixture *f = *state;
-	(void)fx_exec(f, &q_keystore, NULL, 0);
-	struct kh_store_val a1[] = {KH_SV_INT(1), KH_SV_TEXT("alice")};
-	struct kh_store_val a2[] = {KH_SV_INT(2), KH_SV_TEXT("bob")};
-	assert_int_equal(fx_exec(f, &q_account, a1, 2), 1);
-	assert_int_equal(fx_exec(f, &q_account, a2, 2), 1);
-	return 0;
+	return fx_setup_keystore(state, true);
 }
 
 struct put_op {
