@@ -22,6 +22,22 @@ extern const size_t kh_store_migration_count;
 /* One connection of a back-end, used by one thread at a time. */
 struct kh_store_conn;
 
+/* The transaction statements store.c runs on every read and write, so a back-end can keep them
+ * prepared instead of parsing them each time. */
+enum kh_store_ctl {
+	KH_STORE_CTL_BEGIN,           /* a read transaction */
+	KH_STORE_CTL_BEGIN_IMMEDIATE, /* a write transaction */
+	KH_STORE_CTL_COMMIT,
+	KH_STORE_CTL_ROLLBACK,
+	KH_STORE_CTL_SAVEPOINT_W, /* each write function of a group */
+	KH_STORE_CTL_RELEASE_W,
+	KH_STORE_CTL_ROLLBACK_TO_W,
+	KH_STORE_CTL_SAVEPOINT_T, /* kh_store_tx_try */
+	KH_STORE_CTL_RELEASE_T,
+	KH_STORE_CTL_ROLLBACK_TO_T,
+	KH_STORE_CTL_COUNT
+};
+
 struct kh_store_backend {
 	const char *name;
 	/* writer: the connection that writes (and runs migrations); readers never write. */
@@ -30,6 +46,8 @@ struct kh_store_backend {
 	void (*disconnect)(struct kh_store_conn **c);
 	/* Plain statements without parameters or rows: BEGIN, COMMIT, SAVEPOINT, DDL. */
 	kh_rc (*exec_sql)(struct kh_store_conn *c, const char *sql);
+	/* One of the transaction statements above. */
+	kh_rc (*control)(struct kh_store_conn *c, enum kh_store_ctl what);
 	/* Binds and starts a named query; the first row (if any) is fetched by step. */
 	kh_rc (*start)(struct kh_store_conn *c, const struct kh_store_query *q,
 	               const struct kh_store_val *params, size_t param_count);

@@ -29,7 +29,8 @@ struct kh_store_conn {
 	struct cached_stmt *cache;
 	size_t cache_len;
 	size_t cache_cap;
-	sqlite3_stmt *cur; /* the started query */
+	sqlite3_stmt *ctl[KH_STORE_CTL_COUNT]; /* transaction statements, prepared on first use */
+	sqlite3_stmt *cur;                     /* the started query */
 	const char *cur_name;
 };
 
@@ -50,6 +51,35 @@ static kh_rc sqlite_exec_sql(struct kh_store_conn *c, const char *sql)
 	int code = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
 	if (code != SQLITE_OK)
 		return sqlite_rc(c, code, sql);
+	return KH_OK;
+}
+
+static const char *const ctl_sql[KH_STORE_CTL_COUNT] = {
+    [KH_STORE_CTL_BEGIN] = "BEGIN",
+    [KH_STORE_CTL_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
+    [KH_STORE_CTL_COMMIT] = "COMMIT",
+    [KH_STORE_CTL_ROLLBACK] = "ROLLBACK",
+    [KH_STORE_CTL_SAVEPOINT_W] = "SAVEPOINT w",
+    [KH_STORE_CTL_RELEASE_W] = "RELEASE w",
+    [KH_STORE_CTL_ROLLBACK_TO_W] = "ROLLBACK TO w",
+    [KH_STORE_CTL_SAVEPOINT_T] = "SAVEPOINT t",
+    [KH_STORE_CTL_RELEASE_T] = "RELEASE t",
+    [KH_STORE_CTL_ROLLBACK_TO_T] = "ROLLBACK TO t",
+};
+
+static kh_rc sqlite_control(struct kh_store_conn *c, enum kh_store_ctl what)
+{
+	KH_ENSURE((unsigned)what < KH_STORE_CTL_COUNT, KH_ERR_INTERNAL);
+	if (c->ctl[what] == NULL) {
+		int code = sqlite3_prepare_v3(c->db, ctl_sql[what], -1, SQLITE_PREPARE_PERSISTENT,
+		                              &c->ctl[what], NULL);
+		if (code != SQLITE_OK)
+			return sqlite_rc(c, code, ctl_sql[what]);
+	}
+	int code = sqlite3_step(c->ctl[what]);
+	(void)sqlite3_reset(c->ctl[what]);
+	if (code != SQLITE_DONE)
+		return sqlite_rc(c, code, ctl_sql[what]);
 	return KH_OK;
 }
 
@@ -94,6 +124,8 @@ static void sqlite_disconnect(struct kh_store_conn **cp)
 		return;
 	for (size_t i = 0; i < c->cache_len; i++)
 		sqlite3_finalize(c->cache[i].stmt);
+	for (size_t i = 0; i < KH_STORE_CTL_COUNT; i++)
+		sqlite3_finalize(c->ctl[i]);
 	kh_free(&c->cache);
 	sqlite3_close(c->db);
 	kh_free(cp);
@@ -266,6 +298,7 @@ const struct kh_store_backend kh_store_sqlite = {
     .connect = sqlite_connect,
     .disconnect = sqlite_disconnect,
     .exec_sql = sqlite_exec_sql,
+    .control = sqlite_control,
     .start = sqlite_start,
     .step = sqlite_step,
     .changes = sqlite_changes,

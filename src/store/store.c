@@ -8,6 +8,11 @@
  * its own savepoint of one transaction, commits once (one fsync) and wakes the others with their
  * results. Writers that arrive during that fsync form the next group. A lone writer pays one
  * transaction, as without grouping; many concurrent writers share the sync cost.
+ *
+ * Each waiter sleeps on its own condition variable: the leader wakes exactly the writers whose
+ * work it finished, then the first queued writer to lead the next group. With dozens of
+ * concurrent writers a shared broadcast would wake every one of them at every commit only for
+ * most to sleep again.
  */
 #include <string.h>
 
@@ -37,6 +42,7 @@ struct write_req {
 	void *arg;
 	kh_rc rc;
 	bool done;
+	pthread_cond_t wake; /* signalled when done, or when this writer is to lead */
 	struct write_req *next;
 };
 
@@ -45,7 +51,6 @@ struct kh_store {
 	struct kh_store_conn *writer;
 
 	pthread_mutex_t wmu;
-	pthread_cond_t wcond;
 	struct write_req *queue_head;
 	struct write_req **queue_tail;
 	bool leading;
@@ -235,7 +240,7 @@ kh_rc kh_store_read_begin(struct kh_store *s, struct kh_store_tx **out)
 	tx->s = s;
 	tx->conn = s->readers[slot];
 	tx->reader_slot = slot;
-	kh_rc rc = s->be->exec_sql(tx->conn, "BEGIN");
+	kh_rc rc = s->be->control(tx->conn, KH_STORE_CTL_BEGIN);
 	if (rc != KH_OK) {
 		kh_store_read_end(&tx);
 		return rc;
@@ -255,7 +260,7 @@ void kh_store_read_end(struct kh_store_tx **txp)
 		tx->rows_open = false;
 	}
 	/* A read transaction has nothing to commit; ending it releases the WAL snapshot. */
-	(void)s->be->exec_sql(tx->conn, "ROLLBACK");
+	(void)s->be->control(tx->conn, KH_STORE_CTL_ROLLBACK);
 	pthread_mutex_lock(&s->rmu);
 	s->reader_busy[tx->reader_slot] = false;
 	pthread_cond_signal(&s->rcond);
@@ -267,7 +272,7 @@ void kh_store_read_end(struct kh_store_tx **txp)
 
 static void run_one(struct kh_store *s, struct kh_store_tx *tx, struct write_req *r)
 {
-	r->rc = s->be->exec_sql(s->writer, "SAVEPOINT w");
+	r->rc = s->be->control(s->writer, KH_STORE_CTL_SAVEPOINT_W);
 	if (r->rc != KH_OK)
 		return;
 	r->rc = r->fn(tx, r->arg);
@@ -276,9 +281,9 @@ static void run_one(struct kh_store *s, struct kh_store_tx *tx, struct write_req
 		s->be->finish(s->writer);
 		tx->rows_open = false;
 	}
-	if (r->rc != KH_OK && s->be->exec_sql(s->writer, "ROLLBACK TO w") != KH_OK)
+	if (r->rc != KH_OK && s->be->control(s->writer, KH_STORE_CTL_ROLLBACK_TO_W) != KH_OK)
 		r->rc = KH_ERR_STORAGE;
-	kh_rc rel = s->be->exec_sql(s->writer, "RELEASE w");
+	kh_rc rel = s->be->control(s->writer, KH_STORE_CTL_RELEASE_W);
 	if (r->rc == KH_OK && rel != KH_OK)
 		r->rc = rel;
 }
@@ -287,15 +292,15 @@ kh_rc kh_store_tx_try(struct kh_store_tx *tx, kh_store_write_fn fn, void *arg)
 {
 	KH_ENSURE(tx != NULL && tx->write && !tx->rows_open, KH_ERR_INTERNAL);
 	const struct kh_store_backend *be = tx->s->be;
-	KH_GUARD(be->exec_sql(tx->conn, "SAVEPOINT t"));
+	KH_GUARD(be->control(tx->conn, KH_STORE_CTL_SAVEPOINT_T));
 	kh_rc rc = fn(tx, arg);
 	if (tx->rows_open) {
 		be->finish(tx->conn);
 		tx->rows_open = false;
 	}
-	if (rc != KH_OK && be->exec_sql(tx->conn, "ROLLBACK TO t") != KH_OK)
+	if (rc != KH_OK && be->control(tx->conn, KH_STORE_CTL_ROLLBACK_TO_T) != KH_OK)
 		return KH_ERR_STORAGE;
-	kh_rc rel = be->exec_sql(tx->conn, "RELEASE t");
+	kh_rc rel = be->control(tx->conn, KH_STORE_CTL_RELEASE_T);
 	return rc != KH_OK ? rc : rel;
 }
 
@@ -303,13 +308,13 @@ kh_rc kh_store_tx_try(struct kh_store_tx *tx, kh_store_write_fn fn, void *arg)
 static void run_group(struct kh_store *s, struct write_req *group)
 {
 	struct kh_store_tx tx = {.s = s, .conn = s->writer, .write = true};
-	kh_rc rc = s->be->exec_sql(s->writer, "BEGIN IMMEDIATE");
+	kh_rc rc = s->be->control(s->writer, KH_STORE_CTL_BEGIN_IMMEDIATE);
 	if (rc == KH_OK) {
 		for (struct write_req *r = group; r != NULL; r = r->next)
 			run_one(s, &tx, r);
-		rc = s->be->exec_sql(s->writer, "COMMIT");
+		rc = s->be->control(s->writer, KH_STORE_CTL_COMMIT);
 		if (rc != KH_OK)
-			(void)s->be->exec_sql(s->writer, "ROLLBACK");
+			(void)s->be->control(s->writer, KH_STORE_CTL_ROLLBACK);
 	}
 	if (rc != KH_OK) {
 		for (struct write_req *r = group; r != NULL; r = r->next)
@@ -349,17 +354,20 @@ static void lead(struct kh_store *s)
 			s->stats.write_failures++;
 		}
 		r->done = true;
+		pthread_cond_signal(&r->wake);
 	}
 	if (committed)
 		s->stats.write_groups++;
 	s->leading = false;
-	pthread_cond_broadcast(&s->wcond);
+	if (s->queue_head != NULL)
+		pthread_cond_signal(&s->queue_head->wake);
 }
 
 kh_rc kh_store_write(struct kh_store *s, kh_store_write_fn fn, void *arg)
 {
 	KH_ENSURE(s != NULL && fn != NULL, KH_ERR_INTERNAL);
 	struct write_req req = {.fn = fn, .arg = arg};
+	pthread_cond_init(&req.wake, NULL);
 	pthread_mutex_lock(&s->wmu);
 	/* req lives on this stack until it is done, and a leader takes it off the queue before
 	 * marking it done, so the queue never holds it after this function returns. */
@@ -370,9 +378,11 @@ kh_rc kh_store_write(struct kh_store *s, kh_store_write_fn fn, void *arg)
 		if (!s->leading)
 			lead(s);
 		else
-			pthread_cond_wait(&s->wcond, &s->wmu);
+			pthread_cond_wait(&req.wake, &s->wmu);
 	}
 	pthread_mutex_unlock(&s->wmu);
+	/* Signals happen under wmu, so none can still be in progress on req.wake here. */
+	pthread_cond_destroy(&req.wake);
 	return req.rc;
 }
 
@@ -468,7 +478,6 @@ void kh_store_close(struct kh_store **sp)
 	kh_free(&s->reader_busy);
 	s->be->disconnect(&s->writer);
 	pthread_mutex_destroy(&s->wmu);
-	pthread_cond_destroy(&s->wcond);
 	pthread_mutex_destroy(&s->rmu);
 	pthread_cond_destroy(&s->rcond);
 	kh_free(sp);
@@ -499,7 +508,6 @@ kh_rc kh_store_open(const struct kh_store_options *opts, struct kh_store **out)
 	s->be = be;
 	s->queue_tail = &s->queue_head;
 	pthread_mutex_init(&s->wmu, NULL);
-	pthread_cond_init(&s->wcond, NULL);
 	pthread_mutex_init(&s->rmu, NULL);
 	pthread_cond_init(&s->rcond, NULL);
 	KH_GUARD_OUT(be->connect(opts, true, &s->writer));
