@@ -7,6 +7,13 @@
  * Lookup is by the keyed hash, an index equality in the store: the timing of that lookup can
  * only reveal bits of HMAC(pepper, token), which says nothing about any token to someone who
  * does not hold the pepper.
+ *
+ * Tokens that authenticated are remembered (by that keyed hash, in a fixed direct-mapped table)
+ * so a busy client does not cost two reads per request. Accounts never change once created, so
+ * only revocation and seal can make an entry wrong: both empty the table and advance an epoch,
+ * and a lookup that read the store before that epoch moved does not fill the table. Expiry is
+ * checked on every hit. One process owns the store (ARCHITECTURE.md), so no other writer can
+ * revoke behind our back.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -23,6 +30,15 @@
 #define PEPPER_LEN 32u
 #define TOKEN_RANDOM_LEN 32u
 #define HASH_LEN 32u
+#define AUTH_CACHE_SLOTS 1024u /* a power of two */
+
+struct auth_entry {
+	bool used;
+	uint8_t hash[HASH_LEN];
+	int64_t token_id;
+	int64_t expires_at;      /* 0: never */
+	struct kh_principal who; /* request_id and source unset */
+};
 
 struct kh_authz {
 	struct kh_store *store;
@@ -31,11 +47,20 @@ struct kh_authz {
 	struct kh_keys *keys;
 	const struct kh_clock *clock;
 	pthread_mutex_t mu;
-	uint8_t *pepper; /* secure; NULL until loaded */
-	uint64_t seals;  /* seal count: a pepper loaded before a seal is not cached */
+	uint8_t *pepper;         /* secure; NULL until loaded */
+	uint64_t seals;          /* seal count: a pepper loaded before a seal is not cached */
+	uint64_t epoch;          /* advanced by every revocation and seal */
+	struct auth_entry *auth; /* AUTH_CACHE_SLOTS entries */
 };
 
 /* ---- pepper ---- */
+
+/* Under mu: forgets every authenticated token. */
+static void auth_forget_all(struct kh_authz *a)
+{
+	a->epoch++;
+	memset(a->auth, 0, AUTH_CACHE_SLOTS * sizeof(*a->auth));
+}
 
 static void on_seal(void *arg)
 {
@@ -43,6 +68,7 @@ static void on_seal(void *arg)
 	pthread_mutex_lock(&a->mu);
 	kh_secure_free(&a->pepper);
 	a->seals++;
+	auth_forget_all(a);
 	pthread_mutex_unlock(&a->mu);
 }
 
@@ -359,6 +385,11 @@ kh_rc kh_authz_token_revoke(struct kh_authz *a, const struct kh_principal *by, i
 	struct revoke r = {.a = a, .by = by, .token_id = token_id};
 	KH_ENSURE(by != NULL, KH_ERR_FORBIDDEN);
 	KH_GUARD(kh_store_write(a->store, revoke_fn, &r));
+	if (r.outcome == KH_OK) {
+		pthread_mutex_lock(&a->mu);
+		auth_forget_all(a);
+		pthread_mutex_unlock(&a->mu);
+	}
 	return r.outcome;
 }
 
@@ -369,14 +400,74 @@ struct found_token {
 	int64_t account_id;
 	int64_t expires_at;
 	bool revoked;
+	bool cached;             /* from the table: who is set */
+	struct kh_principal who; /* when cached */
 };
 
-static kh_rc token_find(struct kh_authz *a, struct kh_slice bearer, struct found_token *out)
+static struct auth_entry *auth_slot(struct kh_authz *a, const uint8_t hash[HASH_LEN])
+{
+	/* The hash is an HMAC output: its first bytes are as good an index as any. */
+	uint32_t i = (uint32_t)hash[0] | (uint32_t)hash[1] << 8 | (uint32_t)hash[2] << 16;
+	return &a->auth[i & (AUTH_CACHE_SLOTS - 1u)];
+}
+
+static uint64_t auth_epoch(struct kh_authz *a)
+{
+	pthread_mutex_lock(&a->mu);
+	uint64_t e = a->epoch;
+	pthread_mutex_unlock(&a->mu);
+	return e;
+}
+
+/* A remembered token, found without touching the store when the pepper is cached. */
+static bool auth_cached(struct kh_authz *a, struct kh_slice bearer, struct found_token *out)
+{
+	uint8_t pepper[PEPPER_LEN], hash[HASH_LEN];
+	uint64_t seals = 0;
+	if (!pepper_cached(a, pepper, &seals))
+		return false;
+	kh_rc rc = token_hash(pepper, bearer, hash);
+	kh_wipe(pepper, sizeof(pepper));
+	if (rc != KH_OK)
+		return false;
+	pthread_mutex_lock(&a->mu);
+	const struct auth_entry *e = auth_slot(a, hash);
+	bool hit = e->used && kh_ct_eq(KH_SLICE(e->hash, HASH_LEN), KH_SLICE(hash, HASH_LEN));
+	if (hit) {
+		*out = (struct found_token){.id = e->token_id,
+		                            .account_id = e->who.account_id,
+		                            .expires_at = e->expires_at,
+		                            .cached = true,
+		                            .who = e->who};
+	}
+	pthread_mutex_unlock(&a->mu);
+	return hit;
+}
+
+/* Remembers a token that authenticated, unless a revocation or seal happened since epoch (the
+ * store read may predate it). */
+static void auth_remember(struct kh_authz *a, uint64_t epoch, const uint8_t hash[HASH_LEN],
+                          const struct found_token *t, const struct kh_principal *who)
+{
+	pthread_mutex_lock(&a->mu);
+	if (a->epoch == epoch) {
+		struct auth_entry *e = auth_slot(a, hash);
+		*e = (struct auth_entry){
+		    .used = true, .token_id = t->id, .expires_at = t->expires_at, .who = *who};
+		memcpy(e->hash, hash, HASH_LEN);
+		e->who.request_id = NULL;
+		e->who.source = NULL;
+	}
+	pthread_mutex_unlock(&a->mu);
+}
+
+static kh_rc token_find(struct kh_authz *a, struct kh_slice bearer, struct found_token *out,
+                        uint8_t out_hash[HASH_LEN])
 {
 	kh_rc rc = KH_OK;
 	struct kh_store_tx *tx = NULL;
 	struct kh_store_rows *rows = NULL;
-	uint8_t pepper[PEPPER_LEN], hash[HASH_LEN];
+	uint8_t pepper[PEPPER_LEN];
 	bool found = false, created = false, null_account = true, null_exp = true, null_rev = true;
 	int64_t revoked = 0;
 	KH_GUARD(kh_store_read_begin(a->store, &tx));
@@ -384,8 +475,8 @@ static kh_rc token_find(struct kh_authz *a, struct kh_slice bearer, struct found
 	/* No pepper yet: no token was ever issued. */
 	KH_ENSURE_OUT(rc != KH_ERR_NOT_FOUND, KH_ERR_UNAUTHENTICATED);
 	KH_GUARD_OUT(rc);
-	KH_GUARD_OUT(token_hash(pepper, bearer, hash));
-	struct kh_store_val v[] = {KH_SV_BLOB(KH_SLICE(hash, HASH_LEN))};
+	KH_GUARD_OUT(token_hash(pepper, bearer, out_hash));
+	struct kh_store_val v[] = {KH_SV_BLOB(KH_SLICE(out_hash, HASH_LEN))};
 	KH_GUARD_OUT(kh_store_query_one(tx, &kh_q_token_by_hash, v, 1, &rows, &found));
 	KH_ENSURE_OUT(found, KH_ERR_UNAUTHENTICATED);
 	KH_GUARD_OUT(kh_store_rows_int(rows, 0, &out->id));
@@ -409,23 +500,30 @@ kh_rc kh_authz_authenticate(struct kh_authz *a, struct kh_slice bearer, const ch
 {
 	struct found_token t = {0};
 	struct kh_account acct;
+	uint8_t hash[HASH_LEN];
 	KH_ENSURE(token_well_formed(bearer), KH_ERR_UNAUTHENTICATED);
-	KH_GUARD(token_find(a, bearer, &t));
+	uint64_t epoch = auth_epoch(a);
+	if (!auth_cached(a, bearer, &t))
+		KH_GUARD(token_find(a, bearer, &t, hash));
 	KH_ENSURE(!t.revoked, KH_ERR_UNAUTHENTICATED);
 	KH_ENSURE(t.expires_at == 0 || kh_clock_now(a->clock) < t.expires_at,
 	          KH_ERR_UNAUTHENTICATED);
-	struct kh_principal p = {.request_id = request_id, .source = source};
-	if (t.account_id == 0) {
-		p.kind = KH_PRINCIPAL_OPERATOR;
-	} else {
-		kh_rc rc = kh_keys_account_get(a->keys, t.account_id, &acct);
-		KH_ENSURE(rc != KH_ERR_NOT_FOUND, KH_ERR_UNAUTHENTICATED);
-		KH_GUARD(rc);
-		p.kind = KH_PRINCIPAL_ACCOUNT;
-		p.account_id = acct.id;
-		p.keystore_id = acct.keystore_id;
-		p.policies = acct.policies;
+	struct kh_principal p = t.who;
+	if (!t.cached) {
+		p = (struct kh_principal){.kind = KH_PRINCIPAL_OPERATOR};
+		if (t.account_id != 0) {
+			kh_rc rc = kh_keys_account_get(a->keys, t.account_id, &acct);
+			KH_ENSURE(rc != KH_ERR_NOT_FOUND, KH_ERR_UNAUTHENTICATED);
+			KH_GUARD(rc);
+			p.kind = KH_PRINCIPAL_ACCOUNT;
+			p.account_id = acct.id;
+			p.keystore_id = acct.keystore_id;
+			p.policies = acct.policies;
+		}
+		auth_remember(a, epoch, hash, &t, &p);
 	}
+	p.request_id = request_id;
+	p.source = source;
 	*out = p;
 	if (out_token_id != NULL)
 		*out_token_id = t.id;
@@ -446,10 +544,16 @@ kh_rc kh_authz_new(const struct kh_authz_options *opts, struct kh_authz **out)
 	a->audit = opts->audit;
 	a->keys = opts->keys;
 	a->clock = opts->clock;
+	a->auth = kh_calloc(AUTH_CACHE_SLOTS, sizeof(*a->auth));
+	if (a->auth == NULL) {
+		kh_free(&a);
+		return KH_ERR_NOMEM;
+	}
 	pthread_mutex_init(&a->mu, NULL);
 	kh_rc rc = kh_barrier_on_seal(a->barrier, on_seal, a);
 	if (rc != KH_OK) {
 		pthread_mutex_destroy(&a->mu);
+		kh_free(&a->auth);
 		kh_free(&a);
 		return rc;
 	}
@@ -464,6 +568,7 @@ void kh_authz_free(struct kh_authz **ap)
 		return;
 	kh_barrier_off_seal(a->barrier, on_seal, a);
 	kh_secure_free(&a->pepper);
+	kh_free(&a->auth);
 	pthread_mutex_destroy(&a->mu);
 	kh_free(ap);
 }

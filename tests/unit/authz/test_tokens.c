@@ -177,11 +177,29 @@ static void revocation_is_immediate_and_limited_to_who_may(void **state)
 	struct kh_buf tu = issue(e, &e->op, e->user.account_id, 0, &id_user);
 	struct kh_buf tm = issue(e, &e->op, e->mgr.account_id, 0, &id_mgr);
 	struct kh_buf to = issue(e, &e->op, 0, 0, &id_op);
+	/* Each has authenticated (twice: the second from the table of remembered tokens), so
+	 * revocation must also forget them. */
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(auth(e, &tu, &p), KH_OK);
+		assert_int_equal(p.account_id, e->user.account_id);
+		assert_int_equal(auth(e, &tm, &p), KH_OK);
+		assert_int_equal(p.account_id, e->mgr.account_id);
+		assert_int_equal(auth(e, &to, &p), KH_OK);
+		assert_int_equal(p.kind, KH_PRINCIPAL_OPERATOR);
+	}
+	/* A remembered token still carries this request's id and address. */
+	assert_int_equal(kh_authz_authenticate(e->a, kh_buf_slice(&tu), "req-2", "::1", &p, NULL),
+	                 KH_OK);
+	assert_string_equal(p.request_id, "req-2");
+	assert_string_equal(p.source, "::1");
+	assert_int_equal(p.keystore_id, e->user.keystore_id);
 	/* Strangers and plain users cannot touch others' tokens, nor learn they exist. */
 	assert_int_equal(kh_authz_token_revoke(e->a, &e->stranger, id_user), KH_ERR_NOT_FOUND);
 	assert_int_equal(kh_authz_token_revoke(e->a, &e->user, id_mgr), KH_ERR_NOT_FOUND);
 	assert_int_equal(kh_authz_token_revoke(e->a, &e->mgr, id_op), KH_ERR_NOT_FOUND);
 	assert_int_equal(kh_authz_token_revoke(e->a, &e->op, 424242), KH_ERR_NOT_FOUND);
+	/* Refused revocations changed nothing. */
+	assert_int_equal(auth(e, &tu, &p), KH_OK);
 	/* The key store's manager may revoke its user's token. */
 	assert_int_equal(kh_authz_token_revoke(e->a, &e->mgr, id_user), KH_OK);
 	assert_int_equal(auth(e, &tu, &p), KH_ERR_UNAUTHENTICATED);
