@@ -62,6 +62,9 @@ enum kh_rc_class {
 
 /* "KH_ERR_DECRYPT" etc.; never NULL, "KH_ERR_UNKNOWN" for values outside the enum. */
 const char *kh_rc_name(kh_rc rc);
+/* The code kh_rc_name gives name for (an exact match, as stored in audit records);
+ * KH_ERR_BAD_INPUT for NULL or a name that is no code's, "KH_ERR_UNKNOWN" included. */
+KH_MUST_CHECK kh_rc kh_rc_parse(const char *name, kh_rc *out);
 /* A short English sentence for users; never NULL. */
 const char *kh_rc_message(kh_rc rc);
 enum kh_rc_class kh_rc_class_of(kh_rc rc);

@@ -5,6 +5,7 @@
 #include "base/kh_rc.h"
 
 #include <stddef.h>
+#include <string.h>
 
 struct rc_info {
 	const char *name;
@@ -57,6 +58,19 @@ const char *kh_rc_name(kh_rc rc)
 {
 	const struct rc_info *i = rc_lookup(rc);
 	return i ? i->name : "KH_ERR_UNKNOWN";
+}
+
+kh_rc kh_rc_parse(const char *name, kh_rc *out)
+{
+	if (name == NULL)
+		return KH_ERR_BAD_INPUT;
+	for (int i = 0; i < KH_RC_COUNT; i++) {
+		if (rc_table[i].name != NULL && strcmp(rc_table[i].name, name) == 0) {
+			*out = (kh_rc)i;
+			return KH_OK;
+		}
+	}
+	return KH_ERR_BAD_INPUT;
 }
 
 const char *kh_rc_message(kh_rc rc)

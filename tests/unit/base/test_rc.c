@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Result codes: every code has a name, a message and a class; unknown values are safe; the
- * guard macros return and jump as documented.
+ * Result codes: every code has a name, a message and a class; every name parses back to its
+ * code and nothing else parses; unknown values are safe; the guard macros return and jump as
+ * documented.
  */
 #include "kh_test.h"
 
@@ -43,6 +44,39 @@ static void unknown_codes_are_internal(void **state)
 	assert_string_equal(kh_rc_name((kh_rc)-1), "KH_ERR_UNKNOWN");
 	assert_int_equal(kh_rc_class_of((kh_rc)9999), KH_CLASS_INTERNAL);
 	assert_string_equal(kh_rc_message(KH_RC_COUNT), "unknown error");
+}
+
+/* Audit records store the name; readers map it back to the code. */
+static void every_name_parses_back_to_its_code(void **state)
+{
+	(void)state;
+	for (int i = 0; i < KH_RC_COUNT; i++) {
+		kh_rc rc = (kh_rc)i, back = KH_ERR_INTERNAL;
+		assert_int_equal(kh_rc_parse(kh_rc_name(rc), &back), KH_OK);
+		assert_int_equal(back, rc);
+	}
+}
+
+static void only_exact_names_parse(void **state)
+{
+	static const char *const not_names[] = {
+	    "",
+	    "KH_ERR_UNKNOWN",
+	    "ok",
+	    "kh_err_forbidden",
+	    "KH_ERR_FORBIDDEN ",
+	    " KH_ERR_FORBIDDEN",
+	    "KH_ERR_FORBIDDE",
+	    "KH_ERR_FORBIDDENX",
+	    "Forbidden",
+	    "KH_ERR_",
+	};
+	kh_rc out = KH_ERR_CONFLICT;
+	(void)state;
+	for (size_t i = 0; i < sizeof(not_names) / sizeof(not_names[0]); i++)
+		assert_int_equal(kh_rc_parse(not_names[i], &out), KH_ERR_BAD_INPUT);
+	assert_int_equal(kh_rc_parse(NULL, &out), KH_ERR_BAD_INPUT);
+	assert_int_equal(out, KH_ERR_CONFLICT); /* untouched on failure */
 }
 
 static int cleaned;
@@ -89,6 +123,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(every_code_has_name_message_and_class),
 	    cmocka_unit_test(rate_limited_has_its_own_class),
+	    cmocka_unit_test(every_name_parses_back_to_its_code),
+	    cmocka_unit_test(only_exact_names_parse),
 	    cmocka_unit_test(unknown_codes_are_internal),
 	    cmocka_unit_test(guard_macros_return_and_jump),
 	};
