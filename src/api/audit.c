@@ -8,7 +8,9 @@
  *
  * GET /v1/audit filters: ?since= is a Unix time in seconds or an RFC 3339 date-time (records at
  * or after it), ?key= a key tag, ?account= an account id (records of that principal), with
- * ?limit= and the ?next= cursor of a previous page. Records come oldest first.
+ * ?limit= and the ?next= cursor of a previous page. Records come oldest first, each with its
+ * result as the error code the call answered with ("ok", "Forbidden", "KeyDisabled", ...), not
+ * the kh_rc name the chain keeps.
  */
 #include <stdio.h>
 #include <string.h>
@@ -214,7 +216,7 @@ static kh_rc record_one(const struct kh_audit_record *r, void *arg)
 	else
 		kh_json_null(w);
 	kh_json_key(w, "result");
-	kh_json_cstr(w, r->ev.result);
+	kh_json_cstr(w, kh_api_result_code(r->ev.result));
 	opt_text(w, "detail", r->ev.detail);
 	kh_json_object_end(w);
 	pg->last_seq = r->seq;

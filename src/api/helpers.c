@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Small pieces the handlers share: typed access to body members, path and query parameters
- * with their bounds, the key object of API.md, and secure response bodies.
+ * with their bounds, record results in the API's terms, the key object of API.md, and secure
+ * response bodies.
  */
 #include <stdio.h>
 #include <string.h>
@@ -202,6 +203,14 @@ kh_rc kh_api_audit(struct kh_api_call *c, const char *operation, int64_t keystor
 {
 	struct api_audit a = {c, operation, keystore_id, outcome, detail};
 	return kh_store_write(c->api->store, api_audit_fn, &a);
+}
+
+const char *kh_api_result_code(const char *stored)
+{
+	kh_rc rc = KH_OK;
+	if (strcmp(stored, "ok") == 0 || kh_rc_parse(stored, &rc) != KH_OK)
+		return stored;
+	return rc == KH_OK ? "ok" : kh_api_error_of(rc).code;
 }
 
 void kh_api_write_key(struct kh_json_writer *w, const struct kh_key_info *k)

@@ -412,7 +412,7 @@ static kh_rc history_one(const struct kh_audit_usage_record *r, void *arg)
 	kh_json_key(w, "principal");
 	kh_json_cstr(w, r->u.principal);
 	kh_json_key(w, "result");
-	kh_json_cstr(w, r->u.result);
+	kh_json_cstr(w, kh_api_result_code(r->u.result));
 	kh_json_object_end(w);
 	return KH_OK;
 }

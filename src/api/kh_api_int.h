@@ -169,6 +169,13 @@ void kh_api_write_next(struct kh_json_writer *w, int64_t last);
  * in a write transaction of its own; keystore_id 0 for system records. */
 KH_MUST_CHECK kh_rc kh_api_audit(struct kh_api_call *c, const char *operation, int64_t keystore_id,
                                  kh_rc outcome, const char *detail);
+/*
+ * The result of an audit or usage record as answers show it: "ok", or the error code of the
+ * refusal (kh_api_error_of), the same code the refused call answered with. Records keep the
+ * kh_rc name (it is part of the audit chain); a name this build does not know, from another
+ * version, is shown as stored.
+ */
+const char *kh_api_result_code(const char *stored);
 /* Writes a key object (API.md "GET /v1/keys/{tag}"). */
 void kh_api_write_key(struct kh_json_writer *w, const struct kh_key_info *k);
 /* Makes the response body secure (for plaintexts and data keys). */

@@ -4,8 +4,9 @@
 # The real keyholdd in development mode, on a free port of 127.0.0.1, driven with curl over
 # HTTPS (verifying the development CA): the copy-paste examples it prints, the error model for
 # bad requests, the operator kept away from tenant keys, rotation and state errors, signing,
-# sealing and unsealing over the API, the audit chain, certificate reload on SIGHUP, a kill -9
-# that loses nothing acknowledged, and a clean stop on SIGTERM.
+# sealing and unsealing over the API, the audit chain and the results its records show,
+# certificate reload on SIGHUP, a kill -9 that loses nothing acknowledged, and a clean stop on
+# SIGTERM.
 set -euo pipefail
 
 keyholdd=$1
@@ -160,6 +161,25 @@ run POST "/v1/keys/$stag/verify" "{\"message\":\"$(printf other | base64)\",\"si
 run POST /v1/audit/verify '' "$operator"
 expect 200
 [[ $(jq -r .ok <<<"$body") == true ]] || fail "audit verify: $body"
+
+# Audit records and usage history give results as the error codes the calls answered with.
+run GET "/v1/audit?key=$tag&limit=1000"
+expect 200
+results=" $(jq -r '[.records[].result] | unique | join(" ")' <<<"$body") "
+for want in ok InvalidCiphertext KeyDisabled; do
+  [[ $results == *" $want "* ]] || fail "no $want among the audit results:$results"
+done
+[[ $results != *KH_* ]] || fail "internal names among the audit results:$results"
+run GET "/v1/audit?limit=1000" "" "$operator"
+expect 200
+jq -e '[.records[] | select(.operation == "key.encrypt" and .principal == "operator")] |
+  length > 0 and all(.result == "Forbidden")' <<<"$body" >/dev/null ||
+  fail "the operator's refused encrypt is not Forbidden in the audit log: $body"
+run GET "/v1/keys/$tag/history"
+expect 200
+results=" $(jq -r '[.history[].result] | unique | join(" ")' <<<"$body") "
+[[ $results == *" KeyDisabled "* && $results == *" InvalidCiphertext "* &&
+  $results != *KH_* ]] || fail "usage history results:$results"
 
 # Seal and unseal over the API.
 run POST /v1/sys/seal '' "$operator"
