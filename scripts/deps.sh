@@ -17,6 +17,7 @@ packages=(
   libjansson-dev                                    # JSON request parsing
   libcurl4-openssl-dev                              # HTTP client for the server tests
   curl jq                                           # HTTP client and JSON tool: tests, dev examples
+  sqlite3                                           # tests edit a database file as an attacker would
   libcmocka-dev                                     # unit tests
   softhsm2                                          # a real PKCS#11 token for the seal tests
   clang-format cppcheck                             # style gates run by make test

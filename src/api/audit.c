@@ -2,7 +2,8 @@
 /*
  * Audit log and notifications (API.md "Audit and notifications"). The operator reads the system
  * records (key store 0), a kms-manager account the records of its key store; anyone else is
- * refused, and the refusal is itself audited. Verification recomputes the whole hash chain.
+ * refused, and the refusal is itself audited. Verification recomputes the whole hash chain and
+ * tells a manager only about its key store's records.
  * Every account has an inbox of notices about the keys it holds roles on, read newest first and
  * acknowledged up to an id; the operator has none.
  *
@@ -244,18 +245,25 @@ static kh_rc audit_list(struct kh_api_call *c)
 
 /* ---- POST /v1/audit/verify ---- */
 
+/*
+ * The chain is one for every tenant and is always verified whole. The operator gets the whole
+ * chain's figures; a manager only those of its key store's records (how many verified, and the
+ * first bad one only when it is one of them), so that it learns the chain is broken while
+ * verify tells it nothing of other tenants' records, not how many there are nor which is bad.
+ */
 static kh_rc audit_verify(struct kh_api_call *c)
 {
 	struct kh_audit_verify_result r;
 	int64_t keystore = 0;
 	KH_GUARD(audit_scope(c, "audit.verify", &keystore));
-	KH_GUARD(kh_audit_verify(c->api->audit, &r));
+	int64_t scope = c->who.kind == KH_PRINCIPAL_OPERATOR ? -1 : keystore;
+	KH_GUARD(kh_audit_verify(c->api->audit, scope, &r));
 	kh_json_object_begin(&c->w);
 	kh_json_key(&c->w, "ok");
 	kh_json_bool(&c->w, r.ok);
 	kh_json_key(&c->w, "checked");
 	kh_json_uint(&c->w, r.checked);
-	if (!r.ok) {
+	if (r.first_bad_seq != 0) {
 		kh_json_key(&c->w, "first_bad_seq");
 		kh_json_uint(&c->w, r.first_bad_seq);
 	}

@@ -421,10 +421,19 @@ out:
 
 struct verify_state {
 	const uint8_t *key;  /* NULL: there is no audit key, so no record can verify */
+	int64_t scope;       /* whose records are counted: as kh_audit_filter.keystore_id */
 	struct chain_pos at; /* the last record that verified */
-	uint64_t checked;
+	uint64_t checked;    /* records in scope that verified */
 	uint64_t first_bad;
+	/* The key store of the row being checked, when it is readable and has the next seq, so
+	 * that a bad one is a record someone can be told about; -1 otherwise. */
+	int64_t row_keystore;
 };
+
+static bool in_scope(const struct verify_state *st, int64_t keystore_id)
+{
+	return st->scope < 0 || keystore_id == st->scope;
+}
 
 /* Checks one row against the chain so far; false when it breaks the chain. */
 static kh_rc verify_row(struct verify_state *st, struct kh_store_rows *rows, bool *out_good)
@@ -432,19 +441,24 @@ static kh_rc verify_row(struct verify_state *st, struct kh_store_rows *rows, boo
 	struct record r;
 	uint8_t stored[HASH_LEN], want[HASH_LEN];
 	*out_good = false;
+	st->row_keystore = -1;
 	kh_rc rc = record_decode(rows, &r, stored);
 	if (rc == KH_ERR_STORAGE)
 		return KH_OK; /* a damaged row is a bad record */
 	KH_GUARD(rc);
 	/* A seq other than the next one: a record is missing here, or records were renumbered. */
-	if (st->key == NULL || r.seq != st->at.seq + 1)
+	if (r.seq != st->at.seq + 1)
+		return KH_OK;
+	st->row_keystore = r.keystore_id;
+	if (st->key == NULL)
 		return KH_OK;
 	KH_GUARD(record_hash(st->key, st->at.hash, &r, want));
 	if (!kh_ct_eq(KH_SLICE(want, HASH_LEN), KH_SLICE(stored, HASH_LEN)))
 		return KH_OK;
 	st->at.seq = r.seq;
 	memcpy(st->at.hash, stored, HASH_LEN);
-	st->checked++;
+	if (in_scope(st, r.keystore_id))
+		st->checked++;
 	*out_good = true;
 	return KH_OK;
 }
@@ -480,8 +494,10 @@ static kh_rc verify_head(struct kh_store_tx *tx, struct verify_state *st)
 		return KH_OK; /* an empty log that never had a record */
 	if (st->key != NULL)
 		KH_GUARD(head_authentic(st->key, &h, &authentic));
-	if (!authentic || !pos_eq(&h.pos, &st->at))
+	if (!authentic || !pos_eq(&h.pos, &st->at)) {
 		st->first_bad = (uint64_t)st->at.seq + 1;
+		st->row_keystore = -1; /* no record: the end of the log is wrong */
+	}
 	return KH_OK;
 }
 
@@ -494,13 +510,22 @@ static kh_rc require_unsealed(struct kh_audit *a)
 	return KH_OK;
 }
 
-kh_rc kh_audit_verify(struct kh_audit *a, struct kh_audit_verify_result *out)
+/* Where the chain breaks, for this scope: only at a readable record of the scope. */
+static uint64_t first_bad_in_scope(const struct verify_state *st)
+{
+	if (st->first_bad == 0 || st->scope < 0)
+		return st->first_bad;
+	return st->row_keystore >= 0 && in_scope(st, st->row_keystore) ? st->first_bad : 0;
+}
+
+kh_rc kh_audit_verify(struct kh_audit *a, int64_t keystore_id, struct kh_audit_verify_result *out)
 {
 	kh_rc rc = KH_OK;
 	struct kh_store_tx *tx = NULL;
 	uint8_t key[KH_AUDIT_KEY_LEN];
-	struct verify_state st = {.key = key};
+	struct verify_state st = {.key = key, .scope = keystore_id, .row_keystore = -1};
 	KH_ENSURE(a != NULL && out != NULL, KH_ERR_INTERNAL);
+	KH_ENSURE(keystore_id >= -1, KH_ERR_BAD_INPUT);
 	KH_GUARD_OUT(kh_store_read_begin(a->store, &tx));
 	/* The key as of this snapshot, not the cache: the snapshot is what we check. */
 	rc = key_load(a, tx, false, key);
@@ -515,8 +540,9 @@ kh_rc kh_audit_verify(struct kh_audit *a, struct kh_audit_verify_result *out)
 	kh_store_read_end(&tx);
 	if (st.key == NULL)
 		KH_GUARD_OUT(require_unsealed(a));
-	*out = (struct kh_audit_verify_result){
-	    .ok = st.first_bad == 0, .checked = st.checked, .first_bad_seq = st.first_bad};
+	*out = (struct kh_audit_verify_result){.ok = st.first_bad == 0,
+	                                       .checked = st.checked,
+	                                       .first_bad_seq = first_bad_in_scope(&st)};
 	if (st.first_bad != 0)
 		KH_LOG_WARN("audit chain does not verify",
 		            KH_LF_UINT("first_bad_seq", st.first_bad));

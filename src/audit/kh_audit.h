@@ -71,13 +71,22 @@ KH_MUST_CHECK kh_rc kh_audit_append(struct kh_audit *a, struct kh_store_tx *tx,
                                     const struct kh_audit_event *ev, int64_t *out_seq);
 
 struct kh_audit_verify_result {
-	bool ok;
-	uint64_t checked;
+	bool ok;                /* the whole chain and its head verify, whatever the scope */
+	uint64_t checked;       /* records of the scope that verified */
 	uint64_t first_bad_seq; /* 0 when ok; the first record that does not verify, or the
-	                           position where one is missing; head mismatch: last seq + 1 */
+	                           position where one is missing; head mismatch: last seq + 1.
+	                           Scoped to a key store: only when that is one of its records
+	                           (as stored), else 0 even when the chain is broken */
 };
-/* Recomputes the whole chain and the head. */
-KH_MUST_CHECK kh_rc kh_audit_verify(struct kh_audit *a, struct kh_audit_verify_result *out);
+/*
+ * Recomputes the whole chain and the head: there is one chain, so verifying part of it would
+ * prove nothing. keystore_id scopes the figures, as in kh_audit_filter: -1 every record, 0 the
+ * system's, > 0 that key store's; a tenant learns that the chain is broken, and where only
+ * when the break is a record of its own, never how many other records there are or which of
+ * them is bad.
+ */
+KH_MUST_CHECK kh_rc kh_audit_verify(struct kh_audit *a, int64_t keystore_id,
+                                    struct kh_audit_verify_result *out);
 
 /* A stored record, as listed (borrowed strings, valid during the callback, never NULL: absent
  * is ""). */

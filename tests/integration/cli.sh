@@ -264,8 +264,14 @@ kh_json audit list "${op[@]}" --limit 5
   fail "audit list: $json"
 kh_json audit list --key "$tag" --since 2000-01-01T00:00:00Z
 [[ $(jq -r '.records[0].key' <<<"$json") == "$tag" ]] || fail "audit --key: $json"
-kh 0 audit verify "${op[@]}"
+kh_json audit verify "${op[@]}"
+all=$(jq .checked <<<"$json")
+[[ $(jq -r .ok <<<"$json") == true ]] || fail "audit verify: $json"
+kh 0 audit verify                                # a manager: its key store's records only
 grep -q 'ok *true' "$out" || fail "audit verify: $(cat "$out")"
+mine=$(awk '$1 == "checked" {print $2}' "$out")
+[[ $mine =~ ^[0-9]+$ ]] && ((mine > 0 && mine < all)) ||
+  fail "a manager's verify checked $mine of $all records"
 kh 3 --token-file "$work/bob-token" audit list
 kh_json api GET "/v1/keys/$tag"
 [[ $(jq -r .tag <<<"$json") == "$tag" ]] || fail "api: $json"

@@ -5,8 +5,9 @@
 # HTTPS (verifying the development CA): the copy-paste examples it prints, the error model for
 # bad requests, the operator kept away from tenant keys, rotation and state errors, signing,
 # sealing and unsealing over the API, the audit chain and the results its records show,
-# certificate reload on SIGHUP, a kill -9 that loses nothing acknowledged, and a clean stop on
-# SIGTERM.
+# certificate reload on SIGHUP, a kill -9 that loses nothing acknowledged, verification of the
+# audit chain as each caller sees it (with records edited in the database file), and a clean
+# stop on SIGTERM.
 set -euo pipefail
 
 keyholdd=$1
@@ -219,6 +220,53 @@ expect 200
 [[ $(jq -r .plaintext <<<"$body") == ZHVyYWJsZQ== ]] || fail "after kill -9: $body"
 run GET "/v1/keys/$tag"
 [[ $(jq -r .current_version <<<"$body") == 2 ]] || fail "rotation lost: $body"
+
+# Verification walks the one chain of every tenant. The operator gets the whole chain's
+# figures; a manager only its key store's records: how many verified, and where the chain
+# breaks only when that is one of its own records.
+run GET "/v1/audit?limit=1000"
+expect 200
+[[ $(jq -r .next <<<"$body") == null ]] || fail "more than one page of audit records"
+jq '[.records[].seq]' <<<"$body" >"$work/mine.json"
+mine=$(jq length "$work/mine.json")
+run POST /v1/audit/verify
+expect 200
+[[ $(jq -c . <<<"$body") == "{\"ok\":true,\"checked\":$mine}" ]] ||
+  fail "a manager's verify should count its $mine records: $body"
+run POST /v1/audit/verify '' "$operator"
+expect 200
+[[ $(jq -r .ok <<<"$body") == true && $(jq .checked <<<"$body") -gt $mine ]] ||
+  fail "the operator's verify should count every record: $body"
+# Someone with the database file edits a system record, then one of the key store's.
+forge() { # forge SEQ: edits that record's detail with the server stopped
+  kill -TERM "$pid"
+  wait "$pid" || fail "keyholdd exited with $? on SIGTERM"
+  pid=
+  sqlite3 "$work/var/keyhold.db" "UPDATE audit SET detail = '{\"forged\":1}' WHERE seq = $1" ||
+    fail "sqlite3 could not edit record $1"
+  start
+}
+sys_seq=$(sqlite3 "$work/var/keyhold.db" \
+  "SELECT MAX(seq) FROM audit WHERE keystore_id = 0 AND seq > $(jq 'min' "$work/mine.json")")
+[[ $sys_seq =~ ^[0-9]+$ ]] || fail "no system record after the key store's first"
+forge "$sys_seq"
+before=$(jq --argjson s "$sys_seq" '[.[] | select(. < $s)] | length' "$work/mine.json")
+run POST /v1/audit/verify
+expect 200
+[[ $(jq -c . <<<"$body") == "{\"ok\":false,\"checked\":$before}" ]] ||
+  fail "a break in a system record, to a manager: $body"
+run POST /v1/audit/verify '' "$operator"
+expect 200
+[[ $(jq -r .ok <<<"$body") == false && $(jq .first_bad_seq <<<"$body") == "$sys_seq" ]] ||
+  fail "a break in a system record, to the operator: $body"
+own_seq=$(jq 'min' "$work/mine.json")
+forge "$own_seq"
+run POST /v1/audit/verify
+expect 200
+[[ $(jq -r .ok <<<"$body") == false && $(jq .first_bad_seq <<<"$body") == "$own_seq" ]] ||
+  fail "a break in the key store's own record, to its manager: $body"
+run POST /v1/audit/verify '' "$operator"
+[[ $(jq .first_bad_seq <<<"$body") == "$own_seq" ]] || fail "the operator: $body"
 
 # SIGTERM stops cleanly.
 kill -TERM "$pid"

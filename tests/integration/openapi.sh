@@ -333,6 +333,8 @@ op GET /v1/audit "/v1/audit?limit=3" "" "$operator"
 expect 200
 op POST /v1/audit/verify /v1/audit/verify "" "$operator"
 expect 200
+op POST /v1/audit/verify /v1/audit/verify
+expect 200
 # Errors.
 op GET /v1/keys/{} /v1/keys/0123456789abcdef0123456789abcdef
 expect 404

@@ -352,7 +352,7 @@ void kh_test_keys_audit_ok(struct kh_test_keys *t)
 {
 	struct kh_audit_verify_result v;
 	memset(&v, 0, sizeof(v));
-	assert_int_equal(kh_audit_verify(t->audit, &v), KH_OK);
+	assert_int_equal(kh_audit_verify(t->audit, -1, &v), KH_OK);
 	assert_true(v.ok);
 	assert_int_equal(v.first_bad_seq, 0);
 	assert_int_equal(v.checked, (uint64_t)kh_test_keys_audit_last(t));

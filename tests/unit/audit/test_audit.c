@@ -3,7 +3,8 @@
  * The audit log: records follow the documented canonical form and chain; verify finds every
  * kind of tampering (edited field, edited hash, deleted, reordered, forged records, a cut-off
  * tail, a missing or forged head, a damaged row, a deleted key) at the right sequence number,
- * and appends after tampering never hide it; the audit key is a barrier secret (sealed means
+ * and appends after tampering never hide it; verification scoped to a key store counts only its
+ * records and places a break only at one of them; the audit key is a barrier secret (sealed means
  * KH_ERR_SEALED), never stored in clear, and survives restart; a record rolls back with the
  * write it belongs to without leaving a gap; field limits; listing with filters and paging;
  * concurrent appends; allocation failures.
@@ -113,7 +114,7 @@ static void seed(struct fixture *f, int n)
 static void expect_ok(struct fixture *f, uint64_t checked)
 {
 	struct kh_audit_verify_result r;
-	assert_int_equal(kh_audit_verify(f->a, &r), KH_OK);
+	assert_int_equal(kh_audit_verify(f->a, -1, &r), KH_OK);
 	assert_true(r.ok);
 	assert_int_equal(r.checked, checked);
 	assert_int_equal(r.first_bad_seq, 0);
@@ -122,7 +123,7 @@ static void expect_ok(struct fixture *f, uint64_t checked)
 static void expect_bad(struct fixture *f, uint64_t first_bad)
 {
 	struct kh_audit_verify_result r;
-	assert_int_equal(kh_audit_verify(f->a, &r), KH_OK);
+	assert_int_equal(kh_audit_verify(f->a, -1, &r), KH_OK);
 	assert_false(r.ok);
 	assert_int_equal(r.first_bad_seq, first_bad);
 	/* Everything before the first bad record verified. */
@@ -467,6 +468,98 @@ static void a_forged_record_is_detected(void **state)
 	expect_bad(f, 6);
 }
 
+/* ---- verification scoped to a key store ---- */
+
+/* kh_audit_verify for one scope; seed() puts odd records in key store 7, even ones in 0. */
+static void expect_scoped(struct fixture *f, int64_t scope, bool ok, uint64_t checked,
+                          uint64_t first_bad)
+{
+	struct kh_audit_verify_result r;
+	assert_int_equal(kh_audit_verify(f->a, scope, &r), KH_OK);
+	assert_int_equal(r.ok, ok);
+	assert_int_equal(r.checked, checked);
+	assert_int_equal(r.first_bad_seq, first_bad);
+}
+
+static void a_scope_counts_only_its_own_records(void **state)
+{
+	struct fixture *f = *state;
+	struct kh_audit_verify_result r;
+	seed(f, 9);
+	expect_scoped(f, -1, true, 9, 0);
+	expect_scoped(f, 7, true, 5, 0);
+	expect_scoped(f, 0, true, 4, 0);
+	expect_scoped(f, 8, true, 0, 0); /* a key store without records */
+	assert_int_equal(kh_audit_verify(f->a, -2, &r), KH_ERR_BAD_INPUT);
+}
+
+static void a_break_elsewhere_is_reported_to_a_scope_without_its_place(void **state)
+{
+	struct fixture *f = *state;
+	seed(f, 9);
+	struct kh_store_val v[] = {KH_SV_TEXT("KH_ERR_FORBIDDEN"), KH_SV_INT(4)};
+	assert_int_equal(fx_exec(f, &q_set_result, v, 2), 1);
+	/* Record 4 is the system's: key store 7 learns that the chain is broken, and that its
+	 * records 1 and 3 verified before the break, but not where the break is. */
+	expect_scoped(f, 7, false, 2, 0);
+	expect_scoped(f, 0, false, 1, 4);
+	expect_scoped(f, -1, false, 3, 4);
+}
+
+static void a_break_in_a_scopes_own_record_is_reported_to_it(void **state)
+{
+	struct fixture *f = *state;
+	seed(f, 9);
+	struct kh_store_val v[] = {KH_SV_TEXT("{\"i\":99}"), KH_SV_INT(5)};
+	assert_int_equal(fx_exec(f, &q_set_detail, v, 2), 1);
+	expect_scoped(f, 7, false, 2, 5);
+	expect_scoped(f, 0, false, 2, 0);
+	expect_scoped(f, -1, false, 4, 5);
+}
+
+static void a_record_moved_to_another_key_store_is_reported_to_that_one(void **state)
+{
+	struct fixture *f = *state;
+	seed(f, 9);
+	/* The bad record is named to the key store it claims to be of, as the list shows it. */
+	struct kh_store_val v[] = {KH_SV_INT(8), KH_SV_INT(5)};
+	assert_int_equal(fx_exec(f, &q_set_keystore, v, 2), 1);
+	expect_scoped(f, 8, false, 0, 5);
+	expect_scoped(f, 7, false, 2, 0);
+}
+
+static void missing_records_are_not_placed_for_a_scope(void **state)
+{
+	struct fixture *f = *state;
+	seed(f, 9);
+	/* Whose the deleted record was, nothing left can say. */
+	delete_seq(f, 5);
+	expect_scoped(f, 7, false, 2, 0);
+	expect_scoped(f, 0, false, 2, 0);
+	expect_scoped(f, -1, false, 4, 5);
+}
+
+static void a_cut_off_tail_is_not_placed_for_a_scope(void **state)
+{
+	struct fixture *f = *state;
+	seed(f, 9);
+	/* Found by the head, which is nobody's record. */
+	delete_seq(f, 9);
+	expect_scoped(f, 7, false, 4, 0);
+	expect_scoped(f, -1, false, 8, 9);
+}
+
+static void a_damaged_row_is_not_placed_for_a_scope(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t h[32];
+	seed(f, 9);
+	get_hash(f, 3, h);
+	set_hash(f, 3, h, 31);
+	expect_scoped(f, 7, false, 1, 0);
+	expect_scoped(f, -1, false, 2, 3);
+}
+
 static void a_deleted_head_is_detected_and_stays_detected(void **state)
 {
 	struct fixture *f = *state;
@@ -522,7 +615,7 @@ static void the_audit_key_is_a_barrier_secret(void **state)
 	assert_int_equal(kh_barrier_seal(f->b), KH_OK);
 	/* The cached key went with the seal. */
 	assert_int_equal(append(f, &ev_ok, &seq), KH_ERR_SEALED);
-	assert_int_equal(kh_audit_verify(f->a, &r), KH_ERR_SEALED);
+	assert_int_equal(kh_audit_verify(f->a, -1, &r), KH_ERR_SEALED);
 	assert_int_equal(fx_int(f, &q_count, NULL, 0), 3);
 	fx_unseal(f);
 	expect_ok(f, 3);
@@ -537,7 +630,7 @@ static void sealed_before_the_first_record_is_sealed(void **state)
 	struct kh_audit_verify_result r;
 	assert_int_equal(kh_barrier_seal(f->b), KH_OK);
 	assert_int_equal(append(f, &ev_ok, NULL), KH_ERR_SEALED);
-	assert_int_equal(kh_audit_verify(f->a, &r), KH_ERR_SEALED);
+	assert_int_equal(kh_audit_verify(f->a, -1, &r), KH_ERR_SEALED);
 	assert_int_equal(fx_int(f, &q_count_key, NULL, 0), 0);
 }
 
@@ -833,7 +926,7 @@ static kh_rc verify_once(void *arg)
 {
 	struct fixture *f = arg;
 	struct kh_audit_verify_result r;
-	KH_GUARD(kh_audit_verify(f->a, &r));
+	KH_GUARD(kh_audit_verify(f->a, -1, &r));
 	return r.ok ? KH_OK : KH_ERR_INTERNAL;
 }
 
@@ -871,7 +964,7 @@ static void bad_arguments_are_refused(void **state)
 	assert_null(a);
 	assert_int_equal(kh_audit_new(NULL, &a), KH_ERR_BAD_INPUT);
 	kh_audit_free(&a);
-	assert_int_equal(kh_audit_verify(f->a, NULL), KH_ERR_INTERNAL);
+	assert_int_equal(kh_audit_verify(f->a, -1, NULL), KH_ERR_INTERNAL);
 	assert_int_equal(kh_audit_append(f->a, NULL, &ev_ok, NULL), KH_ERR_INTERNAL);
 }
 
@@ -912,6 +1005,13 @@ int main(void)
 	    T(swapped_contents_under_kept_hashes_are_detected),
 	    T(renumbered_records_are_detected),
 	    T(a_forged_record_is_detected),
+	    T(a_scope_counts_only_its_own_records),
+	    T(a_break_elsewhere_is_reported_to_a_scope_without_its_place),
+	    T(a_break_in_a_scopes_own_record_is_reported_to_it),
+	    T(a_record_moved_to_another_key_store_is_reported_to_that_one),
+	    T(missing_records_are_not_placed_for_a_scope),
+	    T(a_cut_off_tail_is_not_placed_for_a_scope),
+	    T(a_damaged_row_is_not_placed_for_a_scope),
 	    T(a_deleted_head_is_detected_and_stays_detected),
 	    T(a_forged_head_is_detected),
 	    T(a_deleted_audit_key_fails_every_record),

@@ -205,7 +205,7 @@ static void acknowledged_operations_survive_sigkill(void **state)
 		struct world w = {0};
 		world_open(&w);
 		struct kh_audit_verify_result v;
-		assert_int_equal(kh_audit_verify(w.audit, &v), KH_OK);
+		assert_int_equal(kh_audit_verify(w.audit, -1, &v), KH_OK);
 		assert_true(v.ok);
 		for (char *save = NULL, *line = strtok_r(reports, "\n", &save); line != NULL;
 		     line = strtok_r(NULL, "\n", &save))
