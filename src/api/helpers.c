@@ -143,6 +143,11 @@ kh_rc kh_api_query_uint(struct kh_api_call *c, const char *name, uint64_t min, u
 #define CURSOR_PREFIX "c1"
 #define CURSOR_LEN (sizeof(CURSOR_PREFIX) - 1 + 16)
 
+kh_rc kh_api_cursor_fail(struct kh_api_call *c)
+{
+	return kh_api_fail(c, KH_ERR_BAD_INPUT, "\"next\" is not a cursor of this list");
+}
+
 kh_rc kh_api_query_cursor(struct kh_api_call *c, int64_t *out)
 {
 	static const char digits[] = "0123456789abcdef";
@@ -151,16 +156,15 @@ kh_rc kh_api_query_cursor(struct kh_api_call *c, int64_t *out)
 	if (v == NULL)
 		return KH_OK;
 	if (strlen(v) != CURSOR_LEN || strncmp(v, CURSOR_PREFIX, sizeof(CURSOR_PREFIX) - 1) != 0)
-		return kh_api_fail(c, KH_ERR_BAD_INPUT, "\"next\" is not a cursor of this list");
+		return kh_api_cursor_fail(c);
 	for (const char *p = v + sizeof(CURSOR_PREFIX) - 1; *p != '\0'; p++) {
 		const char *d = strchr(digits, *p);
 		if (d == NULL)
-			return kh_api_fail(c, KH_ERR_BAD_INPUT,
-			                   "\"next\" is not a cursor of this list");
+			return kh_api_cursor_fail(c);
 		pos = pos << 4 | (uint64_t)(d - digits);
 	}
 	if (pos == 0 || pos > INT64_MAX)
-		return kh_api_fail(c, KH_ERR_BAD_INPUT, "\"next\" is not a cursor of this list");
+		return kh_api_cursor_fail(c);
 	*out = (int64_t)pos;
 	return KH_OK;
 }

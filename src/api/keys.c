@@ -3,7 +3,9 @@
  * Keys (API.md "Keys"): create, list, read and update keys, their lifecycle (rotate, disable,
  * enable, deletion), versions, grants and usage history. Each handler decodes its request into
  * the struct keys/ takes, calls that one function, and writes the answer; keys/ decides who
- * may, what the state allows, and audits. The key store is always the caller's own.
+ * may, what the state allows, and audits. The key store is always the caller's own. The keys,
+ * a key's versions and its grants are paged alike: ?limit= and the ?next= cursor, which for
+ * versions and grants is the position keys/ gives for the next page.
  */
 #include <string.h>
 
@@ -34,6 +36,23 @@ static kh_rc version_param(struct kh_api_call *c, uint32_t *out)
 		return kh_api_fail(c, KH_ERR_NOT_FOUND, "no such key version");
 	*out = (uint32_t)v;
 	return KH_OK;
+}
+
+/* ?limit= and ?next= of the lists here (API.md "Lists are paged"). */
+static kh_rc page_query(struct kh_api_call *c, unsigned *out_limit, int64_t *out_after)
+{
+	uint64_t limit = KH_LIMIT_PAGE_DEFAULT;
+	KH_GUARD(kh_api_query_uint(c, "limit", 1, KH_LIMIT_PAGE_MAX, &limit));
+	KH_GUARD(kh_api_query_cursor(c, out_after));
+	*out_limit = (unsigned)limit;
+	return KH_OK;
+}
+
+/* The page of a list about one key was checked here but for its cursor's meaning: what keys/
+ * refuses as bad input is a cursor that names no place in that list. */
+static kh_rc key_page_error(struct kh_api_call *c, kh_rc rc)
+{
+	return rc == KH_ERR_BAD_INPUT ? kh_api_cursor_fail(c) : kh_api_key_error(c, rc);
 }
 
 /* ---- create ---- */
@@ -131,14 +150,10 @@ static kh_rc list_one(const struct kh_key_info *key, void *arg)
 
 static kh_rc list_filter(struct kh_api_call *c, struct kh_key_filter *f)
 {
-	uint64_t limit = KH_LIMIT_PAGE_DEFAULT;
 	const char *state = kh_http_request_query(c->req, "state");
 	if (state != NULL && kh_key_state_parse(kh_slice_from_cstr(state), &f->state) != KH_OK)
 		return kh_api_fail(c, KH_ERR_BAD_INPUT, "unknown key state");
-	KH_GUARD(kh_api_query_uint(c, "limit", 1, KH_LIMIT_PAGE_MAX, &limit));
-	KH_GUARD(kh_api_query_cursor(c, &f->after_id));
-	f->limit = (unsigned)limit;
-	return KH_OK;
+	return page_query(c, &f->limit, &f->after_id);
 }
 
 static kh_rc key_list(struct kh_api_call *c)
@@ -272,12 +287,17 @@ static kh_rc version_one(const struct kh_key_version_info *v, void *arg)
 
 static kh_rc key_versions(struct kh_api_call *c)
 {
+	struct kh_key_page pg = {0};
+	int64_t next = 0;
+	KH_GUARD(page_query(c, &pg.limit, &pg.after));
 	kh_json_object_begin(&c->w);
 	kh_json_key(&c->w, "versions");
 	kh_json_array_begin(&c->w);
-	KH_GUARD(kh_api_key_error(
-	    c, kh_keys_versions(c->api->keys, &c->who, tag_of(c), version_one, &c->w)));
+	KH_GUARD(key_page_error(
+	    c, kh_keys_versions(c->api->keys, &c->who, tag_of(c), &pg, version_one, &c->w, &next)));
 	kh_json_array_end(&c->w);
+	if (next > 0)
+		kh_api_write_next(&c->w, next);
 	kh_json_object_end(&c->w);
 	return KH_OK;
 }
@@ -340,12 +360,17 @@ static kh_rc grant_one(const struct kh_key_grant *g, void *arg)
 
 static kh_rc grant_list(struct kh_api_call *c)
 {
+	struct kh_key_page pg = {0};
+	int64_t next = 0;
+	KH_GUARD(page_query(c, &pg.limit, &pg.after));
 	kh_json_object_begin(&c->w);
 	kh_json_key(&c->w, "grants");
 	kh_json_array_begin(&c->w);
-	KH_GUARD(kh_api_key_error(
-	    c, kh_keys_grants(c->api->keys, &c->who, tag_of(c), grant_one, &c->w)));
+	KH_GUARD(key_page_error(
+	    c, kh_keys_grants(c->api->keys, &c->who, tag_of(c), &pg, grant_one, &c->w, &next)));
 	kh_json_array_end(&c->w);
+	if (next > 0)
+		kh_api_write_next(&c->w, next);
 	kh_json_object_end(&c->w);
 	return KH_OK;
 }

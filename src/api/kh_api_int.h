@@ -163,6 +163,9 @@ KH_MUST_CHECK kh_rc kh_api_query_uint(struct kh_api_call *c, const char *name, u
  * not write is KH_ERR_BAD_INPUT with a message.
  */
 KH_MUST_CHECK kh_rc kh_api_query_cursor(struct kh_api_call *c, int64_t *out);
+/* Refuses the ?next= cursor: one we did not write, or one that names no place in the list it
+ * was sent to (both are the same 400). Returns KH_ERR_BAD_INPUT. */
+kh_rc kh_api_cursor_fail(struct kh_api_call *c);
 /* Writes "next":<cursor> for last (>= 1) as a member of the current object. */
 void kh_api_write_next(struct kh_json_writer *w, int64_t last);
 /* Audits an operation the API layer decides itself (not one of keys/, which audits its own),

@@ -175,6 +175,18 @@ KH_MUST_CHECK kh_rc kh_keys_cancel_deletion(struct kh_keys *k, const struct kh_p
 KH_MUST_CHECK kh_rc kh_keys_destroy(struct kh_keys *k, const struct kh_principal *p,
                                     const char *tag);
 
+/*
+ * One page of a list about one key (API.md "Lists are paged"), in keyset order. after is 0 for
+ * the first page, else the *out_next the previous page gave: a position in the list, never an
+ * offset. A position taken from another key's list names the same place in this one (items
+ * may be skipped, those of the other key are never shown). A limit out of range, or an after
+ * that is no position of the list: KH_ERR_BAD_INPUT (audited, as refusals are).
+ */
+struct kh_key_page {
+	int64_t after;
+	unsigned limit; /* 1..KH_LIMIT_PAGE_MAX */
+};
+
 struct kh_key_version_info {
 	uint32_t version;
 	enum kh_version_state state; /* the version's own state */
@@ -182,8 +194,11 @@ struct kh_key_version_info {
 	bool destroyed;
 };
 typedef kh_rc (*kh_key_version_fn)(const struct kh_key_version_info *v, void *arg);
+/* A page of the key's versions, by number; *out_next is where the next page starts, 0 when
+ * this one is the last. */
 KH_MUST_CHECK kh_rc kh_keys_versions(struct kh_keys *k, const struct kh_principal *p,
-                                     const char *tag, kh_key_version_fn fn, void *arg);
+                                     const char *tag, const struct kh_key_page *pg,
+                                     kh_key_version_fn fn, void *arg, int64_t *out_next);
 /* The current version cannot be disabled (KH_ERR_CONFLICT). */
 KH_MUST_CHECK kh_rc kh_keys_version_disable(struct kh_keys *k, const struct kh_principal *p,
                                             const char *tag, uint32_t version);
@@ -202,8 +217,13 @@ KH_MUST_CHECK kh_rc kh_keys_grant_add(struct kh_keys *k, const struct kh_princip
                                       const char *tag, int64_t account_id, enum kh_role role);
 KH_MUST_CHECK kh_rc kh_keys_grant_revoke(struct kh_keys *k, const struct kh_principal *p,
                                          const char *tag, int64_t account_id, enum kh_role role);
+/* A page of the grants on the key, by account, then role name; *out_next as for versions.
+ * Account ids above KH_KEY_GRANT_ACCOUNT_MAX cannot be listed (KH_ERR_STORAGE): a position
+ * packs the account and the role into one number. */
+#define KH_KEY_GRANT_ACCOUNT_MAX (INT64_MAX / 8)
 KH_MUST_CHECK kh_rc kh_keys_grants(struct kh_keys *k, const struct kh_principal *p, const char *tag,
-                                   kh_key_grant_fn fn, void *arg);
+                                   const struct kh_key_page *pg, kh_key_grant_fn fn, void *arg,
+                                   int64_t *out_next);
 
 /* Latest uses, newest first (limit 1..100). */
 KH_MUST_CHECK kh_rc kh_keys_history(struct kh_keys *k, const struct kh_principal *p,

@@ -2,7 +2,8 @@
 /*
  * Versions and grants of a key. A version has its own state (enabled or disabled) under the
  * key's state; the current version cannot be disabled, because it is the one that encrypts.
- * Grants give accounts of the key's key store a role on the key.
+ * Grants give accounts of the key's key store a role on the key. Both are listed a page at a
+ * time, in keyset order (a position in the list, never an offset), like the keys themselves.
  */
 #include <stdio.h>
 #include <string.h>
@@ -79,18 +80,23 @@ kh_rc kh_keys_version_enable(struct kh_keys *k, const struct kh_principal *p, co
 	return version_change(k, p, tag, version, KH_VERSION_ENABLED);
 }
 
-/* Runs a listing of one key in a read transaction, then records it. */
+/* ---- lists: one page at a time ---- */
+
+/* Runs a listing of one key in a read transaction, then records it. input is the outcome of
+ * checking the request (KH_OK, or the refusal of a malformed one). */
 typedef kh_rc (*key_read_fn)(struct kh_store_tx *tx, const struct kh_key_info *key, void *arg);
 
 static kh_rc read_and_record(struct kh_keys *k, const struct kh_principal *p, const char *tag,
-                             enum kh_keys_op op, key_read_fn fn, void *arg)
+                             enum kh_keys_op op, kh_rc input, key_read_fn fn, void *arg)
 {
 	struct kh_store_tx *tx = NULL;
 	struct kh_key_info key;
 	bool found = false;
 	kh_rc rc = KH_ERR_FORBIDDEN;
 	if (p->kind == KH_PRINCIPAL_ACCOUNT) {
-		rc = kh_store_read_begin(k->store, &tx);
+		rc = input;
+		if (rc == KH_OK)
+			rc = kh_store_read_begin(k->store, &tx);
 		if (rc == KH_OK)
 			rc = kh_keys_load(tx, p->keystore_id, tag, &key);
 		found = rc == KH_OK;
@@ -103,36 +109,65 @@ static kh_rc read_and_record(struct kh_keys *k, const struct kh_principal *p, co
 	return kh_keys_record(k, p, op, found ? &key : NULL, 0, rc);
 }
 
+/* A page of one key's list: the request, the callback, and where the next page starts. */
 struct list_arg {
+	const struct kh_key_page *pg;
 	kh_key_version_fn version_fn;
 	kh_key_grant_fn grant_fn;
 	void *arg;
+	int64_t next; /* 0: this page is the last */
 };
 
+static kh_rc page_check(const struct kh_key_page *pg)
+{
+	KH_ENSURE(pg->limit >= 1 && pg->limit <= KH_LIMIT_PAGE_MAX, KH_ERR_BAD_INPUT);
+	KH_ENSURE(pg->after >= 0, KH_ERR_BAD_INPUT);
+	return KH_OK;
+}
+
+/* ---- the versions list ---- */
+
+static kh_rc version_decode(struct kh_store_rows *rows, struct kh_key_version_info *out)
+{
+	int64_t version = 0, destroyed = 0;
+	struct kh_slice state;
+	struct kh_key_version_info info = {0};
+	KH_GUARD(kh_store_rows_int(rows, 0, &version));
+	KH_GUARD(kh_store_rows_text(rows, 1, &state));
+	KH_GUARD(kh_store_rows_int(rows, 2, &info.created_at));
+	KH_GUARD(kh_store_rows_int(rows, 3, &destroyed));
+	KH_ENSURE(version >= 1 && version <= UINT32_MAX, KH_ERR_STORAGE);
+	KH_ENSURE(kh_version_state_parse(state, &info.state) == KH_OK, KH_ERR_STORAGE);
+	info.version = (uint32_t)version;
+	info.destroyed = destroyed != 0;
+	*out = info;
+	return KH_OK;
+}
+
+/* The position of a version in the list is its number. */
 static kh_rc versions_read(struct kh_store_tx *tx, const struct kh_key_info *key, void *arg)
 {
 	kh_rc rc = KH_OK;
 	struct list_arg *a = arg;
 	struct kh_store_rows *rows = NULL;
-	struct kh_store_val v[] = {KH_SV_INT(key->id)};
-	KH_GUARD(kh_store_query(tx, &kh_q_version_list, v, 1, &rows));
-	for (;;) {
+	int64_t last = 0;
+	/* One more than the page says whether another follows. */
+	struct kh_store_val v[] = {KH_SV_INT(key->id), KH_SV_INT(a->pg->after),
+	                           KH_SV_INT((int64_t)a->pg->limit + 1)};
+	KH_GUARD(kh_store_query(tx, &kh_q_version_list, v, KH_SV_COUNT(v), &rows));
+	for (unsigned n = 0;; n++) {
 		bool row = false;
-		int64_t version = 0, destroyed = 0;
-		struct kh_slice state;
-		struct kh_key_version_info info = {0};
+		struct kh_key_version_info info;
 		KH_GUARD_OUT(kh_store_rows_next(rows, &row));
 		if (!row)
 			break;
-		KH_GUARD_OUT(kh_store_rows_int(rows, 0, &version));
-		KH_GUARD_OUT(kh_store_rows_text(rows, 1, &state));
-		KH_GUARD_OUT(kh_store_rows_int(rows, 2, &info.created_at));
-		KH_GUARD_OUT(kh_store_rows_int(rows, 3, &destroyed));
-		KH_ENSURE_OUT(version >= 1 && version <= UINT32_MAX, KH_ERR_STORAGE);
-		KH_ENSURE_OUT(kh_version_state_parse(state, &info.state) == KH_OK, KH_ERR_STORAGE);
-		info.version = (uint32_t)version;
-		info.destroyed = destroyed != 0;
+		if (n == a->pg->limit) {
+			a->next = last;
+			break;
+		}
+		KH_GUARD_OUT(version_decode(rows, &info));
 		KH_GUARD_OUT(a->version_fn(&info, a->arg));
+		last = info.version;
 	}
 out:
 	kh_store_rows_close(&rows);
@@ -140,11 +175,14 @@ out:
 }
 
 kh_rc kh_keys_versions(struct kh_keys *k, const struct kh_principal *p, const char *tag,
-                       kh_key_version_fn fn, void *arg)
+                       const struct kh_key_page *pg, kh_key_version_fn fn, void *arg,
+                       int64_t *out_next)
 {
-	struct list_arg a = {.version_fn = fn, .arg = arg};
-	KH_ENSURE(fn != NULL, KH_ERR_BAD_INPUT);
-	return read_and_record(k, p, tag, KH_OP_VERSIONS, versions_read, &a);
+	struct list_arg a = {.pg = pg, .version_fn = fn, .arg = arg};
+	KH_ENSURE(pg != NULL && fn != NULL && out_next != NULL, KH_ERR_BAD_INPUT);
+	KH_GUARD(read_and_record(k, p, tag, KH_OP_VERSIONS, page_check(pg), versions_read, &a));
+	*out_next = a.next;
+	return KH_OK;
 }
 
 /* ---- grants ---- */
@@ -242,24 +280,63 @@ kh_rc kh_keys_grant_revoke(struct kh_keys *k, const struct kh_principal *p, cons
 	return grant_change(k, p, tag, KH_OP_GRANT_REVOKE, grant_revoke_apply, account_id, role);
 }
 
+/*
+ * Grants are listed by (account, role name). A position packs the two into one number,
+ * 8 times the account plus the role, so that the API's one cursor helper carries it.
+ */
+_Static_assert(KH_ROLE_MAX < 8, "a grant position keeps the role in its three low bits");
+
+static kh_rc grant_position(int64_t account_id, enum kh_role role, int64_t *out)
+{
+	KH_ENSURE(account_id >= 1 && account_id <= KH_KEY_GRANT_ACCOUNT_MAX, KH_ERR_STORAGE);
+	*out = account_id * 8 + (int64_t)role;
+	return KH_OK;
+}
+
+/* The grant a position names, for the query: (0, "") before the first. */
+static kh_rc grant_after(int64_t after, int64_t *out_account, const char **out_role)
+{
+	*out_account = after / 8;
+	*out_role = after == 0 ? "" : kh_role_name((enum kh_role)(after % 8));
+	KH_ENSURE(after == 0 || (*out_account >= 1 && *out_role != NULL), KH_ERR_BAD_INPUT);
+	return KH_OK;
+}
+
+static kh_rc grant_decode(struct kh_store_rows *rows, struct kh_key_grant *out)
+{
+	struct kh_slice role;
+	struct kh_key_grant g = {0};
+	KH_GUARD(kh_store_rows_int(rows, 0, &g.account_id));
+	KH_GUARD(kh_store_rows_text(rows, 1, &role));
+	KH_GUARD(kh_store_rows_int(rows, 2, &g.created_at));
+	KH_ENSURE(kh_role_parse(role, &g.role) == KH_OK, KH_ERR_STORAGE);
+	*out = g;
+	return KH_OK;
+}
+
 static kh_rc grants_read(struct kh_store_tx *tx, const struct kh_key_info *key, void *arg)
 {
 	kh_rc rc = KH_OK;
 	struct list_arg *a = arg;
 	struct kh_store_rows *rows = NULL;
-	struct kh_store_val v[] = {KH_SV_INT(key->id)};
-	KH_GUARD(kh_store_query(tx, &kh_q_grant_list, v, 1, &rows));
-	for (;;) {
+	int64_t after_account = 0, last = 0;
+	const char *after_role = NULL;
+	KH_GUARD(grant_after(a->pg->after, &after_account, &after_role));
+	struct kh_store_val v[] = {KH_SV_INT(key->id), KH_SV_INT(after_account),
+	                           KH_SV_TEXT(after_role), KH_SV_INT((int64_t)a->pg->limit + 1)};
+	KH_GUARD(kh_store_query(tx, &kh_q_grant_list, v, KH_SV_COUNT(v), &rows));
+	for (unsigned n = 0;; n++) {
 		bool row = false;
-		struct kh_slice role;
-		struct kh_key_grant g = {0};
+		struct kh_key_grant g;
 		KH_GUARD_OUT(kh_store_rows_next(rows, &row));
 		if (!row)
 			break;
-		KH_GUARD_OUT(kh_store_rows_int(rows, 0, &g.account_id));
-		KH_GUARD_OUT(kh_store_rows_text(rows, 1, &role));
-		KH_GUARD_OUT(kh_store_rows_int(rows, 2, &g.created_at));
-		KH_ENSURE_OUT(kh_role_parse(role, &g.role) == KH_OK, KH_ERR_STORAGE);
+		if (n == a->pg->limit) {
+			a->next = last;
+			break;
+		}
+		KH_GUARD_OUT(grant_decode(rows, &g));
+		KH_GUARD_OUT(grant_position(g.account_id, g.role, &last));
 		KH_GUARD_OUT(a->grant_fn(&g, a->arg));
 	}
 out:
@@ -267,12 +344,23 @@ out:
 	return rc;
 }
 
-kh_rc kh_keys_grants(struct kh_keys *k, const struct kh_principal *p, const char *tag,
-                     kh_key_grant_fn fn, void *arg)
+/* A malformed position is refused before the key is read, like a bad limit. */
+static kh_rc grant_page_check(const struct kh_key_page *pg)
 {
-	struct list_arg a = {.grant_fn = fn, .arg = arg};
-	KH_ENSURE(fn != NULL, KH_ERR_BAD_INPUT);
-	return read_and_record(k, p, tag, KH_OP_GRANTS, grants_read, &a);
+	int64_t account = 0;
+	const char *role = NULL;
+	KH_GUARD(page_check(pg));
+	return grant_after(pg->after, &account, &role);
+}
+
+kh_rc kh_keys_grants(struct kh_keys *k, const struct kh_principal *p, const char *tag,
+                     const struct kh_key_page *pg, kh_key_grant_fn fn, void *arg, int64_t *out_next)
+{
+	struct list_arg a = {.pg = pg, .grant_fn = fn, .arg = arg};
+	KH_ENSURE(pg != NULL && fn != NULL && out_next != NULL, KH_ERR_BAD_INPUT);
+	KH_GUARD(read_and_record(k, p, tag, KH_OP_GRANTS, grant_page_check(pg), grants_read, &a));
+	*out_next = a.next;
+	return KH_OK;
 }
 
 /* ---- usage history ---- */
@@ -296,5 +384,5 @@ kh_rc kh_keys_history(struct kh_keys *k, const struct kh_principal *p, const cha
 	struct history_arg a = {k, limit, fn, arg};
 	KH_ENSURE(fn != NULL, KH_ERR_BAD_INPUT);
 	KH_ENSURE(limit >= 1 && limit <= KH_AUDIT_USAGE_KEEP, KH_ERR_BAD_INPUT);
-	return read_and_record(k, p, tag, KH_OP_HISTORY, history_read, &a);
+	return read_and_record(k, p, tag, KH_OP_HISTORY, KH_OK, history_read, &a);
 }

@@ -82,7 +82,7 @@ extern const struct kh_store_query kh_q_key_count_by_state;
 extern const struct kh_store_query kh_q_version_insert;
 /* key_id, version -> version, state, created_at, public_key, destroyed */
 extern const struct kh_store_query kh_q_version_get;
-/* key_id -> version, state, created_at, destroyed (ascending) */
+/* key_id, after version, limit -> version, state, created_at, destroyed (ascending) */
 extern const struct kh_store_query kh_q_version_list;
 /* state, key_id, version */
 extern const struct kh_store_query kh_q_version_set_state;
@@ -97,7 +97,8 @@ extern const struct kh_store_query kh_q_grant_insert;
 extern const struct kh_store_query kh_q_grant_delete;
 /* key_id */
 extern const struct kh_store_query kh_q_grant_delete_all;
-/* key_id -> account_id, role, created_at */
+/* key_id, after account_id, after role (both: grants after that one; 0, '': from the start),
+ * limit -> account_id, role, created_at (by account_id, then role) */
 extern const struct kh_store_query kh_q_grant_list;
 /* key_id, account_id -> role */
 extern const struct kh_store_query kh_q_grant_roles;

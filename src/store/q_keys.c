@@ -74,7 +74,7 @@ const struct kh_store_query kh_q_version_get = {
                    " WHERE key_id = ? AND version = ?"};
 const struct kh_store_query kh_q_version_list = {
     "version.list", "SELECT version, state, created_at, destroyed FROM key_versions"
-                    " WHERE key_id = ? ORDER BY version"};
+                    " WHERE key_id = ? AND version > ? ORDER BY version LIMIT ?"};
 const struct kh_store_query kh_q_version_set_state = {
     "version.set_state", "UPDATE key_versions SET state = ? WHERE key_id = ? AND version = ?"};
 const struct kh_store_query kh_q_version_destroy_all = {
@@ -90,9 +90,10 @@ const struct kh_store_query kh_q_grant_delete = {
     "grant.delete", "DELETE FROM grants WHERE key_id = ? AND account_id = ? AND role = ?"};
 const struct kh_store_query kh_q_grant_delete_all = {"grant.delete_all",
                                                      "DELETE FROM grants WHERE key_id = ?"};
+/* A row value compares like the ORDER BY, so the primary key index serves both. */
 const struct kh_store_query kh_q_grant_list = {
-    "grant.list", "SELECT account_id, role, created_at FROM grants WHERE key_id = ?"
-                  " ORDER BY account_id, role"};
+    "grant.list", "SELECT account_id, role, created_at FROM grants WHERE key_id = ?1"
+                  " AND (account_id, role) > (?2, ?3) ORDER BY account_id, role LIMIT ?4"};
 const struct kh_store_query kh_q_grant_roles = {
     "grant.roles", "SELECT role FROM grants WHERE key_id = ? AND account_id = ?"};
 const struct kh_store_query kh_q_grant_count = {"grant.count",

@@ -4,10 +4,10 @@
 # The real keyholdd in development mode, on a free port of 127.0.0.1, driven with curl over
 # HTTPS (verifying the development CA): the copy-paste examples it prints, the error model for
 # bad requests, the operator kept away from tenant keys, rotation and state errors, signing,
-# sealing and unsealing over the API, the audit chain and the results its records show,
-# certificate reload on SIGHUP, a kill -9 that loses nothing acknowledged, verification of the
-# audit chain as each caller sees it (with records edited in the database file), and a clean
-# stop on SIGTERM.
+# paging a key's versions and grants, sealing and unsealing over the API, the audit chain and
+# the results its records show, certificate reload on SIGHUP, a kill -9 that loses nothing
+# acknowledged, verification of the audit chain as each caller sees it (with records edited in
+# the database file), and a clean stop on SIGTERM.
 set -euo pipefail
 
 keyholdd=$1
@@ -157,6 +157,94 @@ run POST "/v1/keys/$stag/verify" "{\"message\":\"$msg\",\"signature\":\"$sig\"}"
 [[ $(jq -r .valid <<<"$body") == true ]] || fail "verify: $body"
 run POST "/v1/keys/$stag/verify" "{\"message\":\"$(printf other | base64)\",\"signature\":\"$sig\"}"
 [[ $(jq -r .valid <<<"$body") == false ]] || fail "verify of another message: $body"
+
+# A key's versions and grants are paged like the keys: ?limit= (default 50), ?next= cursors.
+# page_all PATH ARRAY: GET PATH, then each next page; the items in $work/items, $pages pages.
+page_all() {
+  local path=$1 array=$2 next='' sep='?'
+  [[ $path == *'?'* ]] && sep='&'
+  pages=0
+  : >"$work/items"
+  while :; do
+    if [[ -n $next ]]; then run GET "${path}${sep}next=$next"; else run GET "$path"; fi
+    expect 200
+    jq -c ".${array}[]" <<<"$body" >>"$work/items"
+    pages=$((pages + 1))
+    next=$(jq -r '.next // empty' <<<"$body")
+    [[ -n $next ]] || break
+    [[ $next =~ ^c1[0-9a-f]{16}$ ]] || fail "cursor $next"
+  done
+}
+run POST /v1/keys '{"name":"paged"}'
+expect 201
+ptag=$(jq -r .tag <<<"$body")
+for _ in $(seq 2 51); do
+  run POST "/v1/keys/$ptag/rotate"
+  expect 200
+done
+page_all "/v1/keys/$ptag/versions" versions
+[[ $pages == 2 && $(jq -s '[.[].version] == [range(1; 52)]' "$work/items") == true ]] ||
+  fail "51 versions in pages of the default 50: $pages pages, $(jq -sc '[.[].version]' "$work/items")"
+page_all "/v1/keys/$ptag/versions?limit=17" versions
+[[ $pages == 3 && $(jq -s length "$work/items") == 51 ]] || fail "versions by 17: $pages pages"
+page_all "/v1/keys/$ptag/versions?limit=51" versions
+[[ $pages == 1 ]] || fail "exactly the limit is one page"
+run GET "/v1/keys/$ptag/versions?limit=1000&next=$(printf 'c1%016x' 51)"
+expect 200
+[[ $(jq -c . <<<"$body") == '{"versions":[]}' ]] || fail "after the last version: $body"
+# Grants: three accounts of the key store, with roles that spread one account over pages.
+accounts=()
+for name in carol dave erin; do
+  run POST /v1/keystores/1/accounts "{\"name\":\"$name\",\"policies\":[\"kms-user\"]}"
+  expect 201
+  accounts+=("$(jq -r .account.id <<<"$body")")
+done
+for role in manager encryptor decryptor encryptor-decryptor reviewer; do
+  run POST "/v1/keys/$ptag/grants" "{\"account\":${accounts[0]},\"role\":\"$role\"}"
+  expect 201
+done
+for a in "${accounts[@]:1}"; do
+  run POST "/v1/keys/$ptag/grants" "{\"account\":$a,\"role\":\"reviewer\"}"
+  expect 201
+done
+run GET "/v1/keys/$ptag/grants?limit=1000"
+expect 200
+jq -c '.grants[] | {account, role}' <<<"$body" >"$work/grants.all"
+[[ $(wc -l <"$work/grants.all") == 7 && $(jq -r .next <<<"$body") == null ]] ||
+  fail "grants in one page: $body"
+[[ $(jq -sr '[.[0:5][].role] | join(" ")' "$work/grants.all") == \
+  'decryptor encryptor encryptor-decryptor manager reviewer' ]] || fail "grant order: $body"
+for limit in 1 2 3 6 7; do
+  page_all "/v1/keys/$ptag/grants?limit=$limit" grants
+  jq -c '{account, role}' "$work/items" | cmp -s - "$work/grants.all" ||
+    fail "grants by $limit differ from the whole list: $(cat "$work/items")"
+  [[ $pages == $(((7 + limit - 1) / limit)) ]] || fail "grants by $limit: $pages pages"
+done
+# The same errors as for the keys: a limit out of range, a cursor the server did not write.
+for query in limit=0 limit=1001 limit=-1 limit=ten next=c1 next=c10000000000000000 \
+  next=c1000000000000000g next=c2000000000000000a next=C1000000000000000A; do
+  for list in versions grants; do
+    run GET "/v1/keys/$ptag/$list?$query"
+    expect 400 BadRequest
+  done
+done
+# A well-formed cursor that names no place in a list of grants (role 0, 6, 7; account 0).
+for pos in $((accounts[0] * 8)) $((accounts[0] * 8 + 6)) $((accounts[0] * 8 + 7)) 3; do
+  run GET "/v1/keys/$ptag/grants?next=$(printf 'c1%016x' "$pos")"
+  expect 400 BadRequest
+  [[ $(jq -r .error.message <<<"$body") == '"next" is not a cursor of this list' ]] ||
+    fail "cursor $pos: $body"
+done
+# A cursor of another key's list places this key's list and shows nothing of the other key.
+run GET "/v1/keys/$ptag/versions?limit=1"
+run GET "/v1/keys/$tag/versions?next=$(jq -r .next <<<"$body")"
+expect 200
+[[ $(jq -c '[.versions[].version]' <<<"$body") == '[2]' ]] || fail "another key's cursor: $body"
+# Whatever the page, the operator is refused and an unknown key is not found.
+run GET "/v1/keys/$ptag/grants?limit=1" "" "$operator"
+expect 403 Forbidden
+run GET "/v1/keys/0123456789abcdef0123456789abcdef/versions?limit=1"
+expect 404 NotFound
 
 # The audit chain verifies.
 run POST /v1/audit/verify '' "$operator"

@@ -317,6 +317,26 @@ expect 200
 [[ $(jq -r .next <<<"$body") != null ]] || fail "a first page of one key gave no next: $body"
 op GET /v1/keys/{}/versions "/v1/keys/$tag/versions"
 expect 200
+op POST /v1/keys/{}/rotate "/v1/keys/$tag/rotate"
+expect 200
+op GET /v1/keys/{}/versions "/v1/keys/$tag/versions?limit=1"
+expect 200
+[[ $(jq -r .next <<<"$body") != null ]] || fail "a first page of one version gave no next: $body"
+op POST /v1/keystores/{}/accounts /v1/keystores/1/accounts '{"name":"grantee","policies":["kms-user"]}'
+expect 201
+grantee=$(jq -r .account.id <<<"$body")
+for role in reviewer decryptor; do
+  op POST /v1/keys/{}/grants "/v1/keys/$tag/grants" "{\"account\":$grantee,\"role\":\"$role\"}"
+  expect 201
+done
+op GET /v1/keys/{}/grants "/v1/keys/$tag/grants?limit=1"
+expect 200
+[[ $(jq -r .next <<<"$body") != null ]] || fail "a first page of one grant gave no next: $body"
+op GET /v1/keys/{}/grants "/v1/keys/$tag/grants?next=$(jq -r .next <<<"$body")"
+expect 200
+[[ $(jq -r '.grants[0].role' <<<"$body") == reviewer ]] || fail "the second page of grants: $body"
+op GET /v1/keys/{}/grants "/v1/keys/$tag/grants?limit=0"
+expect 400
 op GET /v1/keys/{}/history "/v1/keys/$tag/history"
 expect 200
 op POST /v1/random /v1/random '{"bytes":16}'

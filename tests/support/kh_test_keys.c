@@ -216,7 +216,13 @@ size_t kh_test_keys_versions(struct kh_test_keys *t, const struct kh_principal *
                              struct kh_key_version_info *out, size_t max)
 {
 	struct versions_acc a = {out, max, 0};
-	assert_int_equal(kh_keys_versions(t->keys, p, tag, versions_fn, &a), KH_OK);
+	struct kh_key_page pg = {0, KH_LIMIT_PAGE_MAX};
+	int64_t next = 0;
+	do {
+		assert_int_equal(kh_keys_versions(t->keys, p, tag, &pg, versions_fn, &a, &next),
+		                 KH_OK);
+		pg.after = next;
+	} while (next != 0);
 	return a.n;
 }
 

@@ -42,6 +42,9 @@ static const enum kh_role role_of[W_KMS_MANAGER] = {
 
 #define MSG "message to sign"
 
+/* Every list here fits one page (paging has its own tests in test_lists.c). */
+static const struct kh_key_page all_page = {0, KH_LIMIT_PAGE_MAX};
+
 struct env {
 	struct kh_test_keys *t;
 	struct kh_keys *k;
@@ -297,8 +300,10 @@ static kh_rc versions_fn(const struct kh_key_version_info *v, void *arg)
 static kh_rc op_versions(struct env *e, const struct kh_principal *p)
 {
 	size_t n = 0;
+	int64_t next = 0;
 	mark(e);
-	kh_rc rc = audited(e, kh_keys_versions(e->k, p, e->target.tag, versions_fn, &n));
+	kh_rc rc =
+	    audited(e, kh_keys_versions(e->k, p, e->target.tag, &all_page, versions_fn, &n, &next));
 	assert_int_equal(n, rc == KH_OK ? 2 : 0);
 	return rc;
 }
@@ -341,8 +346,10 @@ static kh_rc grants_fn(const struct kh_key_grant *g, void *arg)
 static kh_rc op_grants(struct env *e, const struct kh_principal *p)
 {
 	size_t n = 0;
+	int64_t next = 0;
 	mark(e);
-	kh_rc rc = audited(e, kh_keys_grants(e->k, p, e->target.tag, grants_fn, &n));
+	kh_rc rc =
+	    audited(e, kh_keys_grants(e->k, p, e->target.tag, &all_page, grants_fn, &n, &next));
 	assert_int_equal(n, rc == KH_OK ? 5 : 0);
 	return rc;
 }
@@ -350,7 +357,9 @@ static kh_rc op_grants(struct env *e, const struct kh_principal *p)
 static size_t grant_count(struct env *e)
 {
 	size_t n = 0;
-	assert_int_equal(kh_keys_grants(e->k, e->mgr, e->target.tag, grants_fn, &n), KH_OK);
+	int64_t next = 0;
+	assert_int_equal(
+	    kh_keys_grants(e->k, e->mgr, e->target.tag, &all_page, grants_fn, &n, &next), KH_OK);
 	return n;
 }
 
@@ -789,7 +798,9 @@ static void grants_refuse_what_they_must(void **state)
 	struct kh_principal *u = &e->p[W_NO_ROLE];
 	int64_t now = kh_test_keys_now(e->t);
 	struct grant_list l = {0};
-	assert_int_equal(kh_keys_grants(e->k, e->mgr, k.tag, grant_list_fn, &l), KH_OK);
+	int64_t next = 0;
+	assert_int_equal(kh_keys_grants(e->k, e->mgr, k.tag, &all_page, grant_list_fn, &l, &next),
+	                 KH_OK);
 	assert_int_equal(l.n, 0);
 
 	int64_t seq = kh_test_keys_audit_last(e->t);
@@ -818,7 +829,8 @@ static void grants_refuse_what_they_must(void **state)
 	                 KH_ERR_BAD_INPUT);
 
 	l.n = 0;
-	assert_int_equal(kh_keys_grants(e->k, e->mgr, k.tag, grant_list_fn, &l), KH_OK);
+	assert_int_equal(kh_keys_grants(e->k, e->mgr, k.tag, &all_page, grant_list_fn, &l, &next),
+	                 KH_OK);
 	assert_int_equal(l.n, 2);
 	assert_int_equal(l.g[0].account_id, u->account_id);
 	assert_int_equal(l.g[0].role, KH_ROLE_MANAGER); /* ordered by account, then role name */
@@ -839,9 +851,11 @@ static void grants_refuse_what_they_must(void **state)
 	assert_int_equal(kh_keys_grant_add(e->k, u, k.tag, e->spare.account_id, KH_ROLE_DECRYPTOR),
 	                 KH_OK);
 	l.n = 0;
-	assert_int_equal(kh_keys_grants(e->k, u, k.tag, grant_list_fn, &l), KH_OK);
+	assert_int_equal(kh_keys_grants(e->k, u, k.tag, &all_page, grant_list_fn, &l, &next),
+	                 KH_OK);
 	assert_int_equal(l.n, 2);
-	assert_int_equal(kh_keys_grants(e->k, u, k.tag, NULL, &l), KH_ERR_BAD_INPUT);
+	assert_int_equal(kh_keys_grants(e->k, u, k.tag, &all_page, NULL, &l, &next),
+	                 KH_ERR_BAD_INPUT);
 }
 
 /* ---- key stores and accounts ---- */
