@@ -127,6 +127,27 @@ KEYHOLD_WARN_UNUSED enum keyhold_err keyhold_request(struct keyhold_client *clie
                                                      const char *json_body, long *out_status,
                                                      struct keyhold_buf *out_response);
 
+/* ---- lists ---- */
+
+/*
+ * Called with each page of a list: the server's JSON answer (an object whose array member
+ * holds the items, as keyhold_request would return it), valid during the call only and wiped
+ * after it. Anything but KEYHOLD_OK stops the walk.
+ */
+typedef enum keyhold_err (*keyhold_page_fn)(const struct keyhold_buf *page, void *arg);
+
+/*
+ * Every page of a paged list (GET /v1/keys, /v1/keys/{tag}/versions, /v1/keys/{tag}/grants,
+ * /v1/audit, /v1/notifications): GETs path, whose query may choose the page size and filters
+ * ("/v1/keys/<tag>/grants?limit=1000") but not a cursor, then each following page with the
+ * "next" cursor of the previous answer, until an answer has none. Returns the first failure
+ * (the server's, or fn's result); pages handed to fn before it stay handed. An answer that is
+ * not a JSON object, or whose "next" is malformed or repeats the cursor that fetched it, is
+ * KEYHOLD_ERR_PROTOCOL.
+ */
+KEYHOLD_WARN_UNUSED enum keyhold_err keyhold_list(struct keyhold_client *client, const char *path,
+                                                  keyhold_page_fn fn, void *arg);
+
 /* ---- typed helpers for the common operations ---- */
 
 /* Key tags are at most 64 characters (the server's are 32 hex digits). */
