@@ -204,3 +204,18 @@ int cli_query(char *path, size_t path_len, const char *name, const char *value)
 	path[n] = '\0';
 	return KH_EXIT_OK;
 }
+
+/* API.md "Lists are paged": at most 1000 a page. */
+#define PAGE_MAX 1000u
+
+int cli_page_query(const struct cli_args *a, char *path, size_t path_len)
+{
+	uint64_t n = 0;
+	const char *limit = cli_opt(a, "limit");
+	int ex = limit != NULL ? cli_uint(limit, "--limit", 1, PAGE_MAX, &n) : KH_EXIT_OK;
+	if (ex == KH_EXIT_OK)
+		ex = cli_query(path, path_len, "limit", limit);
+	if (ex == KH_EXIT_OK)
+		ex = cli_query(path, path_len, "next", cli_opt(a, "next"));
+	return ex;
+}

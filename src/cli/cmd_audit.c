@@ -8,20 +8,6 @@
 
 #include "cli/kh_cli.h"
 
-#define PAGE_MAX 1000u
-
-static int page_query(const struct cli_args *a, char *path)
-{
-	uint64_t n = 0;
-	const char *limit = cli_opt(a, "limit");
-	int ex = limit != NULL ? cli_uint(limit, "--limit", 1, PAGE_MAX, &n) : KH_EXIT_OK;
-	if (ex == KH_EXIT_OK)
-		ex = cli_query(path, CLI_PATH_MAX, "limit", limit);
-	if (ex == KH_EXIT_OK)
-		ex = cli_query(path, CLI_PATH_MAX, "next", cli_opt(a, "next"));
-	return ex;
-}
-
 static void show_records(const struct kh_json *doc)
 {
 	static const char *const cols[] = {"seq", "time",   "principal", "operation",
@@ -41,7 +27,7 @@ static int audit_list(struct cli *c, const struct cli_args *a)
 	if (ex == KH_EXIT_OK)
 		ex = cli_query(path, sizeof(path), "account", cli_opt(a, "account"));
 	if (ex == KH_EXIT_OK)
-		ex = page_query(a, path);
+		ex = cli_page_query(a, path, sizeof(path));
 	return ex != KH_EXIT_OK ? ex : cli_call_show(c, "GET", path, NULL, show_records);
 }
 
@@ -81,7 +67,7 @@ static void show_notices(const struct kh_json *doc)
 static int notifications_list(struct cli *c, const struct cli_args *a)
 {
 	char path[CLI_PATH_MAX] = "/v1/notifications";
-	int ex = page_query(a, path);
+	int ex = cli_page_query(a, path, sizeof(path));
 	return ex != KH_EXIT_OK ? ex : cli_call_show(c, "GET", path, NULL, show_notices);
 }
 

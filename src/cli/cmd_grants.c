@@ -40,12 +40,15 @@ static void show_grants(const struct kh_json *doc)
 	static const char *const cols[] = {"account", "role", "created_at", NULL};
 	static const char *const heads[] = {"ACCOUNT", "ROLE", "GRANTED"};
 	cli_show_table(doc, "grants", cols, heads);
+	cli_show_next(doc);
 }
 
 static int grant_list(struct cli *c, const struct cli_args *a)
 {
 	char path[CLI_PATH_MAX];
 	int ex = cli_path(path, sizeof(path), "/v1/keys/%s/grants", cli_pos(a, 0));
+	if (ex == KH_EXIT_OK)
+		ex = cli_page_query(a, path, sizeof(path));
 	return ex != KH_EXIT_OK ? ex : cli_call_show(c, "GET", path, NULL, show_grants);
 }
 
@@ -66,11 +69,18 @@ static int grant_revoke(struct cli *c, const struct cli_args *a)
 	return ex != KH_EXIT_OK ? ex : cli_call_show(c, "DELETE", path, NULL, show_revoked);
 }
 
+static const struct cli_opt list_opts[] = {
+    {"limit", 'n', "N", "at most N grants (1..1000, default 50)"},
+    {"next", 0, "CURSOR", "the page after the one that printed this cursor"},
+    {NULL, 0, NULL, NULL},
+};
+
 const struct cli_cmd cli_grant_cmds[] = {
     {"grant", "add", "TAG ACCOUNT ROLE",
      "give account (id) a role: manager, encryptor, decryptor, encryptor-decryptor, reviewer", NULL,
      3, 3, grant_add, 0},
-    {"grant", "list", "TAG", "list the grants on a key", NULL, 1, 1, grant_list, 0},
+    {"grant", "list", "TAG", "list the grants on a key, by account", list_opts, 1, 1, grant_list,
+     0},
     {"grant", "revoke", "TAG ACCOUNT ROLE", "take a role away", NULL, 3, 3, grant_revoke, 0},
     {NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, 0},
 };

@@ -8,7 +8,6 @@
 
 #include "cli/kh_cli.h"
 
-#define KEY_PAGE_MAX 1000u
 #define ROTATION_DAYS_MAX 3650u
 
 static const char *const key_fields[] = {
@@ -95,15 +94,9 @@ static void show_key_list(const struct kh_json *doc)
 static int key_list(struct cli *c, const struct cli_args *a)
 {
 	char path[CLI_PATH_MAX] = "/v1/keys";
-	uint64_t limit = 0;
-	const char *l = cli_opt(a, "limit");
-	int ex = l != NULL ? cli_uint(l, "--limit", 1, KEY_PAGE_MAX, &limit) : KH_EXIT_OK;
+	int ex = cli_query(path, sizeof(path), "state", cli_opt(a, "state"));
 	if (ex == KH_EXIT_OK)
-		ex = cli_query(path, sizeof(path), "state", cli_opt(a, "state"));
-	if (ex == KH_EXIT_OK)
-		ex = cli_query(path, sizeof(path), "limit", l);
-	if (ex == KH_EXIT_OK)
-		ex = cli_query(path, sizeof(path), "next", cli_opt(a, "next"));
+		ex = cli_page_query(a, path, sizeof(path));
 	return ex != KH_EXIT_OK ? ex : cli_call_show(c, "GET", path, NULL, show_key_list);
 }
 
@@ -199,12 +192,15 @@ static void show_versions(const struct kh_json *doc)
 	static const char *const cols[] = {"version", "state", "created_at", "destroyed", NULL};
 	static const char *const heads[] = {"VERSION", "STATE", "CREATED", "DESTROYED"};
 	cli_show_table(doc, "versions", cols, heads);
+	cli_show_next(doc);
 }
 
 static int key_versions(struct cli *c, const struct cli_args *a)
 {
 	char path[CLI_PATH_MAX];
 	int ex = cli_path(path, sizeof(path), "/v1/keys/%s/versions", cli_pos(a, 0));
+	if (ex == KH_EXIT_OK)
+		ex = cli_page_query(a, path, sizeof(path));
 	return ex != KH_EXIT_OK ? ex : cli_call_show(c, "GET", path, NULL, show_versions);
 }
 
@@ -274,6 +270,11 @@ static const struct cli_opt list_opts[] = {
     {"next", 0, "CURSOR", "the page after the one that printed this cursor"},
     {NULL, 0, NULL, NULL},
 };
+static const struct cli_opt versions_opts[] = {
+    {"limit", 'n', "N", "at most N versions (1..1000, default 50)"},
+    {"next", 0, "CURSOR", "the page after the one that printed this cursor"},
+    {NULL, 0, NULL, NULL},
+};
 static const struct cli_opt update_opts[] = {
     {"description", 'd', "TEXT", "new description"},
     {"rotation-days", 0, "DAYS", "new rotation period, from the next scheduled rotation on"},
@@ -304,7 +305,8 @@ const struct cli_cmd cli_key_cmds[] = {
      1, key_cancel_deletion, 0},
     {"key", "delete", "TAG", "destroy a key pending deletion now (DELETE)", NULL, 1, 1, key_delete,
      0},
-    {"key", "versions", "TAG", "list the key's versions", NULL, 1, 1, key_versions, 0},
+    {"key", "versions", "TAG", "list the key's versions, oldest first", versions_opts, 1, 1,
+     key_versions, 0},
     {"key", "version-disable", "TAG VERSION", "disable one version (not the current one)", NULL, 2,
      2, key_version_disable, 0},
     {"key", "version-enable", "TAG VERSION", "enable one version again", NULL, 2, 2,

@@ -165,6 +165,8 @@ int cli_path(char *out, size_t out_len, const char *fmt, ...) __attribute__((for
 #define CLI_PATH_MAX 512u
 /* Appends "?name=value" or "&name=value" (percent-encoded) when value is not NULL. Exit code. */
 int cli_query(char *path, size_t path_len, const char *name, const char *value);
+/* Appends a list's --limit (checked: 1..1000) and --next of a to path. Exit code. */
+int cli_page_query(const struct cli_args *a, char *path, size_t path_len);
 
 /* ---- input and output ---- */
 

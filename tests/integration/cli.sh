@@ -4,7 +4,7 @@
 # The real keyhold CLI against the real keyholdd in development mode, on a free port of
 # 127.0.0.1 over verified HTTPS: every command group, the exit code of each kind of failure
 # (usage 2, 401/403 3, 404 4, other 4xx 5, sealed or unreachable 6), --json parsed with jq,
-# secrets never taken from argv, and envelope encryption of a 20 MB file with tampering and
+# paged lists followed page by page, secrets never taken from argv, and envelope encryption of a 20 MB file with tampering and
 # truncation detected.
 set -euo pipefail
 
@@ -206,6 +206,44 @@ cp "$out" "$work/bob-ct"
 kh 3 --token-file "$work/bob-token" decrypt "$tag" "$work/bob-ct"   # encryptor only: 403
 kh 2 grant add "$tag" "$bob" encryptor --frobnicate
 kh 5 grant add "$tag" "$bob" not-a-role
+
+# ---- paged lists: --limit and --next, the next cursor hinted on standard error ----
+kh_json key create paged
+ptag=$(jq -r .tag <<<"$json")
+for _ in 1 2 3 4; do kh 0 key rotate "$ptag"; done
+for role in reviewer manager decryptor; do kh 0 grant add "$ptag" "$bob" "$role"; done
+kh 0 grant add "$ptag" 1 reviewer
+# cli_pages WANT CMD...: runs CMD with --limit 2, then with each hinted --next, until no hint;
+# the pages' rows (without headers) in $work/rows; there must be WANT pages.
+cli_pages() {
+  local want=$1 next='' n=0
+  shift
+  : >"$work/rows"
+  while :; do
+    if [[ -n $next ]]; then kh 0 "$@" --limit 2 --next "$next"; else kh 0 "$@" --limit 2; fi
+    tail -n +2 "$out" >>"$work/rows"
+    n=$((n + 1))
+    next=$(sed -n 's/^(more: repeat with --next \(c1[0-9a-f]*\))$/\1/p' "$work/err")
+    [[ -n $next ]] || break
+  done
+  [[ $n == "$want" ]] || fail "keyhold $*: $n pages, wanted $want"
+}
+cli_pages 3 key versions "$ptag"
+[[ $(awk '{print $1}' "$work/rows" | tr '\n' ' ') == '1 2 3 4 5 ' ]] ||
+  fail "versions over pages: $(cat "$work/rows")"
+cli_pages 2 grant list "$ptag"
+[[ $(awk '{print $1 "/" $2}' "$work/rows" | tr '\n' ' ') == "1/reviewer $bob/decryptor $bob/manager $bob/reviewer " ]] ||
+  fail "grants over pages: $(cat "$work/rows")"
+kh_json key versions "$ptag" --limit 4
+[[ $(jq -c '[.versions[].version]' <<<"$json") == '[1,2,3,4]' ]] || fail "versions --json: $json"
+kh_json key versions "$ptag" --limit 4 --next "$(jq -r .next <<<"$json")"
+[[ $(jq -c '[.versions[].version]' <<<"$json") == '[5]' && $(jq -r .next <<<"$json") == null ]] ||
+  fail "the last page of versions: $json"
+kh 2 key versions "$ptag" --limit 0
+kh 2 grant list "$ptag" --limit 1001
+kh 5 key versions "$ptag" --next not-a-cursor    # 400 BadRequest
+grep -q 'not a cursor' "$work/err" || fail "bad cursor message: $(cat "$work/err")"
+kh 5 grant list "$ptag" --next c1ffffffffffffffff
 kh_json --token-file "$work/bob-token" notifications list
 nid=$(jq -r '.notifications[0].id' <<<"$json")
 [[ $nid =~ ^[0-9]+$ ]] || fail "bob has no notification of his grant: $json"
