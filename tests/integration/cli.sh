@@ -10,24 +10,8 @@ set -euo pipefail
 
 keyholdd=$1
 keyhold=$2
-work=$(mktemp -d "${TMPDIR:-/tmp}/keyhold-cli-XXXXXX")
-pid=
-cleanup() {
-  [[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  echo "--- last command's stderr" >&2
-  cat "$work/err" >&2 2>/dev/null || true
-  echo "--- server log (tail)" >&2
-  tail -n 20 "$work/err.log" >&2 || true
-  exit 1
-}
-
 source "$(dirname "$0")/lib.sh"
+init_work cli
 
 start() {
   start_keyholdd

@@ -11,22 +11,8 @@
 set -euo pipefail
 
 keyholdd=$1
-work=$(mktemp -d "${TMPDIR:-/tmp}/keyhold-it-XXXXXX")
-pid=
-cleanup() {
-  [[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  echo "--- server log (tail)" >&2
-  tail -n 20 "$work/err.log" >&2 || true
-  exit 1
-}
-
 source "$(dirname "$0")/lib.sh"
+init_work it
 
 start() {
   start_keyholdd

@@ -9,22 +9,8 @@ set -euo pipefail
 keyholdd=$1
 client=$2
 library=$3
-work=$(mktemp -d "${TMPDIR:-/tmp}/keyhold-lib-XXXXXX")
-pid=
-cleanup() {
-  [[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  [[ -f $work/err.log ]] && tail -n 20 "$work/err.log" >&2
-  exit 1
-}
-
-# shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
+init_work lib
 
 exported=$(nm -D --defined-only "$library" | awk '$2 ~ /^[TDBR]$/ { sub(/@.*/, "", $3); print $3 }')
 [[ -n $exported ]] || fail "libkeyhold exports nothing"

@@ -15,22 +15,8 @@ set -euo pipefail
 
 keyholdd=$1
 yaml=$2
-work=$(mktemp -d "${TMPDIR:-/tmp}/keyhold-openapi-XXXXXX")
-pid=
-cleanup() {
-  if [[ -n $pid ]]; then kill -KILL "$pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  if [[ -s $work/err.log ]]; then
-    echo "--- server log (tail)" >&2
-    tail -n 20 "$work/err.log" >&2 || true
-  fi
-  exit 1
-}
+source "$(dirname "$0")/lib.sh"
+init_work openapi
 
 [[ -r $yaml ]] || fail "cannot read $yaml"
 
@@ -265,8 +251,6 @@ fi
 echo "ok: $(wc -l <"$work/served") routes of keyholdd match $yaml"
 
 # ---- 2. the answers of the live server fit the yaml ----
-
-source "$(dirname "$0")/lib.sh"
 
 start() {
   start_keyholdd

@@ -17,28 +17,12 @@ set -euo pipefail
 
 keyholdd=$1
 sink=$2
-work=$(mktemp -d "${TMPDIR:-/tmp}/keyhold-ops-XXXXXX")
-pid=
-sink_pid=
-cleanup() {
-  [[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null || true
-  [[ -n $sink_pid ]] && kill -KILL "$sink_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  echo "--- server log (tail)" >&2
-  tail -n 20 "$work/err.log" >&2 || true
-  exit 1
-}
+source "$(dirname "$0")/lib.sh"
+init_work ops
 
 cat >"$work/keyholdd.json" <<'EOF'
 {"rate_limit_rps": 2, "rate_limit_burst": 20, "webhook_retry_seconds": 1}
 EOF
-
-source "$(dirname "$0")/lib.sh"
 start_keyholdd --config keyholdd.json
 url=https://127.0.0.1:$port
 ca=$work/var/tls/ca.pem
@@ -205,7 +189,7 @@ sleep 2.1 # let the address bucket refill for what follows
 
 mkdir "$work/hooks"
 "$sink" "$work/hooks" >"$work/sink.port" 2>"$work/sink.err" &
-sink_pid=$!
+pids+=("$!")
 for _ in $(seq 1 100); do
   [[ -s $work/sink.port ]] && break
   sleep 0.05
