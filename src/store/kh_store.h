@@ -7,9 +7,10 @@
  *
  * Durability: a write transaction that returned KH_OK has been committed and synced; it survives
  * kill -9 and power loss (SQLite: WAL with synchronous=FULL). Writes go through
- * kh_store_write(), which runs the caller's function inside a transaction shared with other
- * writers arriving at the same time (group commit): each function runs in its own savepoint, so
- * a failing one rolls back alone, and all of them wait for the one fsync. Reads run on their own
+ * kh_store_write() (or kh_store_write_async()), which runs the caller's function on the store's
+ * writer thread inside a transaction shared with other writers arriving at the same time (group
+ * commit): each function runs in its own savepoint, so a failing one rolls back alone, and all
+ * of them wait for the one fsync. Reads run on their own
  * connections in parallel with writes and see the last committed state.
  *
  * Threads: a struct kh_store is shared by all threads. A transaction belongs to the thread that
@@ -82,12 +83,29 @@ int64_t kh_store_schema_latest(void);
  * Runs fn(tx, arg) in a write transaction and returns after it is durably committed. fn's own
  * result is returned; if fn fails its changes are rolled back (and nothing else's). If the
  * commit itself fails every function of the group gets KH_ERR_STORAGE. fn must not keep tx
- * beyond its return and must not call kh_store_write() or kh_store_read_begin() itself. It may
- * run on another thread than the caller's (the one leading the group), so it must only touch
- * its arg.
+ * beyond its return and must not call kh_store_write() or kh_store_read_begin() itself. It runs
+ * on the store's writer thread, so it must only touch its arg. Must not be called from a
+ * kh_store_async done function (KH_ERR_INTERNAL: it would wait for itself).
  */
 typedef kh_rc (*kh_store_write_fn)(struct kh_store_tx *tx, void *arg);
 KH_MUST_CHECK kh_rc kh_store_write(struct kh_store *s, kh_store_write_fn fn, void *arg);
+
+/*
+ * The same write without waiting: fn(tx, arg) joins the next group, and done(op, rc) runs on the
+ * store's writer thread once the group is durably committed (rc is fn's result) or has failed
+ * (KH_ERR_STORAGE), never inside kh_store_write_async itself. The caller owns op and keeps it
+ * valid until done runs; done may free it. done must be quick and must not write to the store:
+ * the next group waits for it. A server uses this to release an answer only once the record
+ * of it is on disk, without a thread waiting for the sync.
+ */
+struct kh_store_async {
+	kh_store_write_fn fn;
+	void *arg;
+	void (*done)(struct kh_store_async *op, kh_rc rc);
+	struct kh_store_async *next; /* the store's */
+	kh_rc rc;                    /* the store's */
+};
+void kh_store_write_async(struct kh_store *s, struct kh_store_async *op);
 
 /*
  * Inside a write function: runs fn(tx, arg) in a nested savepoint. If fn fails, its changes are
@@ -148,7 +166,7 @@ KH_MUST_CHECK kh_rc kh_store_query_one(struct kh_store_tx *tx, const struct kh_s
 /* Counters for metrics and benchmarks. */
 struct kh_store_stats {
 	uint64_t write_groups; /* committed transactions */
-	uint64_t write_calls;  /* kh_store_write calls committed */
+	uint64_t write_calls;  /* write functions committed (kh_store_write and _async) */
 	uint64_t write_failures;
 };
 void kh_store_stats_get(struct kh_store *s, struct kh_store_stats *out);

@@ -3,17 +3,16 @@
  * The generic half of storage: opening a back-end, migrations, the reader pool, typed column
  * access and group commit.
  *
- * Group commit: kh_store_write() queues its function; the first waiting thread with no group in
- * progress becomes the leader, takes everything queued (up to GROUP_MAX), runs each function in
- * its own savepoint of one transaction, commits once (one fsync) and wakes the others with their
- * results. Writers that arrive during that fsync form the next group. A lone writer pays one
- * transaction, as without grouping; many concurrent writers share the sync cost.
- *
- * Each waiter sleeps on its own condition variable: the leader wakes exactly the writers whose
- * work it finished, then the first queued writer to lead the next group. With dozens of
- * concurrent writers a shared broadcast would wake every one of them at every commit only for
- * most to sleep again.
+ * Group commit: kh_store_write() and kh_store_write_async() queue their function; the store's
+ * writer thread takes everything queued (up to GROUP_MAX), runs each function in its own
+ * savepoint of one transaction, commits once (one fsync), then tells each caller: a waiting
+ * kh_store_write wakes on its own condition variable, an asynchronous one gets its done call.
+ * Writers that arrive during that fsync form the next group. A lone writer pays one
+ * transaction, as without grouping; many concurrent writers share the sync cost, and callers
+ * that do not wait (a server releasing an answer once its audit record is on disk) need no
+ * thread per write in flight.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "base/kh_log.h"
@@ -37,13 +36,12 @@ struct kh_store_tx {
 	size_t reader_slot;
 };
 
-struct write_req {
-	kh_store_write_fn fn;
-	void *arg;
-	kh_rc rc;
+/* A waiting kh_store_write: its op and the condition it sleeps on. */
+struct write_wait {
+	struct kh_store_async op;
+	struct kh_store *s;
 	bool done;
-	pthread_cond_t wake; /* signalled when done, or when this writer is to lead */
-	struct write_req *next;
+	pthread_cond_t wake;
 };
 
 struct kh_store {
@@ -51,9 +49,13 @@ struct kh_store {
 	struct kh_store_conn *writer;
 
 	pthread_mutex_t wmu;
-	struct write_req *queue_head;
-	struct write_req **queue_tail;
-	bool leading;
+	pthread_cond_t wcond; /* the writer thread waits here for work */
+	struct kh_store_async *queue_head;
+	struct kh_store_async **queue_tail;
+	bool writer_idle; /* the writer thread sleeps on wcond */
+	bool stopping;
+	bool writer_started;
+	pthread_t writer_thread;
 	struct kh_store_stats stats;
 
 	pthread_mutex_t rmu;
@@ -270,22 +272,22 @@ void kh_store_read_end(struct kh_store_tx **txp)
 
 /* ---- writes (group commit) ---- */
 
-static void run_one(struct kh_store *s, struct kh_store_tx *tx, struct write_req *r)
+static void run_one(struct kh_store *s, struct kh_store_tx *tx, struct kh_store_async *op)
 {
-	r->rc = s->be->control(s->writer, KH_STORE_CTL_SAVEPOINT_W);
-	if (r->rc != KH_OK)
+	op->rc = s->be->control(s->writer, KH_STORE_CTL_SAVEPOINT_W);
+	if (op->rc != KH_OK)
 		return;
-	r->rc = r->fn(tx, r->arg);
+	op->rc = op->fn(tx, op->arg);
 	if (tx->rows_open) {
 		/* The function left a cursor open: close it so the savepoint can end. */
 		s->be->finish(s->writer);
 		tx->rows_open = false;
 	}
-	if (r->rc != KH_OK && s->be->control(s->writer, KH_STORE_CTL_ROLLBACK_TO_W) != KH_OK)
-		r->rc = KH_ERR_STORAGE;
+	if (op->rc != KH_OK && s->be->control(s->writer, KH_STORE_CTL_ROLLBACK_TO_W) != KH_OK)
+		op->rc = KH_ERR_STORAGE;
 	kh_rc rel = s->be->control(s->writer, KH_STORE_CTL_RELEASE_W);
-	if (r->rc == KH_OK && rel != KH_OK)
-		r->rc = rel;
+	if (op->rc == KH_OK && rel != KH_OK)
+		op->rc = rel;
 }
 
 kh_rc kh_store_tx_try(struct kh_store_tx *tx, kh_store_write_fn fn, void *arg)
@@ -304,28 +306,28 @@ kh_rc kh_store_tx_try(struct kh_store_tx *tx, kh_store_write_fn fn, void *arg)
 	return rc != KH_OK ? rc : rel;
 }
 
-/* Runs a group in one transaction; afterwards every request has its rc. */
-static void run_group(struct kh_store *s, struct write_req *group)
+/* Runs a group in one transaction; afterwards every op has its rc. */
+static void run_group(struct kh_store *s, struct kh_store_async *group)
 {
 	struct kh_store_tx tx = {.s = s, .conn = s->writer, .write = true};
 	kh_rc rc = s->be->control(s->writer, KH_STORE_CTL_BEGIN_IMMEDIATE);
 	if (rc == KH_OK) {
-		for (struct write_req *r = group; r != NULL; r = r->next)
-			run_one(s, &tx, r);
+		for (struct kh_store_async *op = group; op != NULL; op = op->next)
+			run_one(s, &tx, op);
 		rc = s->be->control(s->writer, KH_STORE_CTL_COMMIT);
 		if (rc != KH_OK)
 			(void)s->be->control(s->writer, KH_STORE_CTL_ROLLBACK);
 	}
 	if (rc != KH_OK) {
-		for (struct write_req *r = group; r != NULL; r = r->next)
-			r->rc = KH_ERR_STORAGE;
+		for (struct kh_store_async *op = group; op != NULL; op = op->next)
+			op->rc = KH_ERR_STORAGE;
 	}
 }
 
-static struct write_req *take_group(struct kh_store *s)
+static struct kh_store_async *take_group(struct kh_store *s)
 {
-	struct write_req *head = s->queue_head;
-	struct write_req *last = head;
+	struct kh_store_async *head = s->queue_head;
+	struct kh_store_async *last = head;
 	for (unsigned n = 1; n < GROUP_MAX && last->next != NULL; n++)
 		last = last->next;
 	s->queue_head = last->next;
@@ -335,55 +337,94 @@ static struct write_req *take_group(struct kh_store *s)
 	return head;
 }
 
-static void lead(struct kh_store *s)
+/* Under wmu: counts a finished group. */
+static void count_group(struct kh_store *s, const struct kh_store_async *group)
 {
-	s->leading = true;
-	struct write_req *group = take_group(s);
-	pthread_mutex_unlock(&s->wmu);
-
-	run_group(s, group);
-
-	pthread_mutex_lock(&s->wmu);
 	bool committed = false;
-	for (struct write_req *r = group, *next; r != NULL; r = next) {
-		next = r->next;
-		if (r->rc == KH_OK) {
+	for (const struct kh_store_async *op = group; op != NULL; op = op->next) {
+		if (op->rc == KH_OK) {
 			s->stats.write_calls++;
 			committed = true;
 		} else {
 			s->stats.write_failures++;
 		}
-		r->done = true;
-		pthread_cond_signal(&r->wake);
 	}
 	if (committed)
 		s->stats.write_groups++;
-	s->leading = false;
-	if (s->queue_head != NULL)
-		pthread_cond_signal(&s->queue_head->wake);
+}
+
+static void *writer_main(void *arg)
+{
+	struct kh_store *s = arg;
+	pthread_mutex_lock(&s->wmu);
+	for (;;) {
+		while (s->queue_head == NULL && !s->stopping) {
+			s->writer_idle = true;
+			pthread_cond_wait(&s->wcond, &s->wmu);
+			s->writer_idle = false;
+		}
+		if (s->queue_head == NULL)
+			break; /* stopping, and nothing left */
+		struct kh_store_async *group = take_group(s);
+		pthread_mutex_unlock(&s->wmu);
+		run_group(s, group);
+		pthread_mutex_lock(&s->wmu);
+		count_group(s, group);
+		pthread_mutex_unlock(&s->wmu);
+		/* done may free its op: read the link first. */
+		for (struct kh_store_async *op = group, *next; op != NULL; op = next) {
+			next = op->next;
+			op->done(op, op->rc);
+		}
+		pthread_mutex_lock(&s->wmu);
+	}
+	pthread_mutex_unlock(&s->wmu);
+	return NULL;
+}
+
+static void enqueue(struct kh_store *s, struct kh_store_async *op)
+{
+	op->next = NULL;
+	op->rc = KH_OK;
+	pthread_mutex_lock(&s->wmu);
+	*s->queue_tail = op;
+	s->queue_tail = &op->next;
+	if (s->writer_idle)
+		pthread_cond_signal(&s->wcond);
+	pthread_mutex_unlock(&s->wmu);
+}
+
+void kh_store_write_async(struct kh_store *s, struct kh_store_async *op)
+{
+	enqueue(s, op);
+}
+
+static void wait_done(struct kh_store_async *op, kh_rc rc)
+{
+	struct write_wait *w = (struct write_wait *)op; /* op is its first member */
+	(void)rc;
+	pthread_mutex_lock(&w->s->wmu);
+	w->done = true;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->s->wmu);
 }
 
 kh_rc kh_store_write(struct kh_store *s, kh_store_write_fn fn, void *arg)
 {
 	KH_ENSURE(s != NULL && fn != NULL, KH_ERR_INTERNAL);
-	struct write_req req = {.fn = fn, .arg = arg};
-	pthread_cond_init(&req.wake, NULL);
-	pthread_mutex_lock(&s->wmu);
-	/* req lives on this stack until it is done, and a leader takes it off the queue before
-	 * marking it done, so the queue never holds it after this function returns. */
-	*s->queue_tail = &req;
+	/* On the writer thread (a done function) this would wait for itself. */
+	KH_ENSURE(!pthread_equal(pthread_self(), s->writer_thread), KH_ERR_INTERNAL);
+	struct write_wait w = {.op = {.fn = fn, .arg = arg, .done = wait_done}, .s = s};
+	pthread_cond_init(&w.wake, NULL);
 	// cppcheck-suppress autoVariables
-	s->queue_tail = &req.next;
-	while (!req.done) {
-		if (!s->leading)
-			lead(s);
-		else
-			pthread_cond_wait(&req.wake, &s->wmu);
-	}
+	enqueue(s, &w.op);
+	pthread_mutex_lock(&s->wmu);
+	while (!w.done)
+		pthread_cond_wait(&w.wake, &s->wmu);
 	pthread_mutex_unlock(&s->wmu);
-	/* Signals happen under wmu, so none can still be in progress on req.wake here. */
-	pthread_cond_destroy(&req.wake);
-	return req.rc;
+	/* wait_done signals under wmu, so it is finished with w here. */
+	pthread_cond_destroy(&w.wake);
+	return w.op.rc;
 }
 
 void kh_store_stats_get(struct kh_store *s, struct kh_store_stats *out)
@@ -472,12 +513,21 @@ void kh_store_close(struct kh_store **sp)
 	struct kh_store *s = *sp;
 	if (s == NULL)
 		return;
+	if (s->writer_started) {
+		/* The writer finishes what is queued, then leaves. */
+		pthread_mutex_lock(&s->wmu);
+		s->stopping = true;
+		pthread_cond_signal(&s->wcond);
+		pthread_mutex_unlock(&s->wmu);
+		pthread_join(s->writer_thread, NULL);
+	}
 	for (size_t i = 0; i < s->reader_count; i++)
 		s->be->disconnect(&s->readers[i]);
 	kh_free(&s->readers);
 	kh_free(&s->reader_busy);
 	s->be->disconnect(&s->writer);
 	pthread_mutex_destroy(&s->wmu);
+	pthread_cond_destroy(&s->wcond);
 	pthread_mutex_destroy(&s->rmu);
 	pthread_cond_destroy(&s->rcond);
 	kh_free(sp);
@@ -508,9 +558,13 @@ kh_rc kh_store_open(const struct kh_store_options *opts, struct kh_store **out)
 	s->be = be;
 	s->queue_tail = &s->queue_head;
 	pthread_mutex_init(&s->wmu, NULL);
+	pthread_cond_init(&s->wcond, NULL);
 	pthread_mutex_init(&s->rmu, NULL);
 	pthread_cond_init(&s->rcond, NULL);
 	KH_GUARD_OUT(be->connect(opts, true, &s->writer));
+	int err = pthread_create(&s->writer_thread, NULL, writer_main, s);
+	KH_ENSURE_OUT(err == 0, err == EAGAIN ? KH_ERR_NOMEM : KH_ERR_INTERNAL);
+	s->writer_started = true;
 	KH_GUARD_OUT(kh_store_write(s, migrate, NULL));
 	KH_GUARD_OUT(open_readers(s, opts));
 	*out = s;

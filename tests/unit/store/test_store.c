@@ -4,7 +4,8 @@
  * private and in WAL mode with synchronous=FULL and secure_delete, typed column access that
  * refuses wrong types and NULLs, unique constraints reported as conflicts, a failing write
  * rolled back without touching the writes grouped with it, many concurrent writers sharing
- * commits, and data surviving close and reopen.
+ * commits, asynchronous writes reported only once committed (and finished by close), and data
+ * surviving close and reopen.
  */
 #include "kh_test.h"
 #include "kh_test_store.h"
@@ -348,6 +349,110 @@ static void concurrent_writers_share_commits_and_fail_alone(void **state)
 	        (unsigned long long)st.write_groups);
 }
 
+/* ---- asynchronous writes ---- */
+
+#define ASYNC_OPS 200
+
+struct async_write {
+	struct kh_store_async op;
+	struct put_arg put;
+	char name[32];
+	struct async_log *log;
+};
+
+struct async_log {
+	pthread_mutex_t mu;
+	struct kh_store *s;
+	int done;
+	int ok;
+	int failed_as_expected;
+	int visible;        /* done calls that found their row committed */
+	kh_rc nested_write; /* kh_store_write from a done function */
+};
+
+static kh_rc noop_fn(struct kh_store_tx *tx, void *arg)
+{
+	(void)tx;
+	(void)arg;
+	return KH_OK;
+}
+
+static void async_done(struct kh_store_async *op, kh_rc rc)
+{
+	struct async_write *w = (struct async_write *)op;
+	struct async_log *log = w->log;
+	char out[8];
+	/* The row is committed before done runs: a reader already sees it. */
+	bool seen = rc == KH_OK && get(log->s, w->name, out, sizeof(out));
+	kh_rc nested = kh_store_write(log->s, noop_fn, NULL);
+	pthread_mutex_lock(&log->mu);
+	log->done++;
+	log->ok += rc == KH_OK;
+	log->failed_as_expected += rc == KH_ERR_CONFLICT && w->put.fail_after;
+	log->visible += seen;
+	log->nested_write = nested;
+	pthread_mutex_unlock(&log->mu);
+	free(w);
+}
+
+static void async_writes_report_after_the_commit(void **state)
+{
+	struct fixture *f = *state;
+	struct async_log log = {.s = f->s, .nested_write = KH_OK};
+	pthread_mutex_init(&log.mu, NULL);
+	for (int i = 0; i < ASYNC_OPS; i++) {
+		struct async_write *w = calloc(1, sizeof(*w));
+		assert_non_null(w);
+		snprintf(w->name, sizeof(w->name), "a%d", i);
+		w->put =
+		    (struct put_arg){.name = w->name, .value = "v", .fail_after = (i % 10) == 9};
+		w->op = (struct kh_store_async){.fn = put_fn, .arg = &w->put, .done = async_done};
+		w->log = &log;
+		kh_store_write_async(f->s, &w->op);
+	}
+	/* A waiting write queued after them returns after they are all committed. */
+	assert_int_equal(put(f->s, "last", "v"), KH_OK);
+	pthread_mutex_lock(&log.mu);
+	int done = log.done;
+	pthread_mutex_unlock(&log.mu);
+	assert_int_equal(done, ASYNC_OPS);
+	assert_int_equal(log.ok, ASYNC_OPS * 9 / 10);
+	assert_int_equal(log.failed_as_expected, ASYNC_OPS / 10);
+	assert_int_equal(log.visible, log.ok);
+	/* A done function that writes would wait for itself: refused. */
+	assert_int_equal(log.nested_write, KH_ERR_INTERNAL);
+	assert_int_equal(count(f->s), log.ok + 1);
+	struct kh_store_stats st;
+	kh_store_stats_get(f->s, &st);
+	/* Queued faster than a commit, they shared transactions. */
+	assert_true(st.write_groups < st.write_calls);
+	pthread_mutex_destroy(&log.mu);
+}
+
+static void close_finishes_queued_async_writes(void **state)
+{
+	struct fixture *f = *state;
+	struct async_log log = {.s = NULL};
+	pthread_mutex_init(&log.mu, NULL);
+	for (int i = 0; i < 20; i++) {
+		struct async_write *w = calloc(1, sizeof(*w));
+		assert_non_null(w);
+		snprintf(w->name, sizeof(w->name), "c%d", i);
+		w->put = (struct put_arg){.name = w->name, .value = "v"};
+		w->op = (struct kh_store_async){.fn = put_fn, .arg = &w->put, .done = async_done};
+		w->log = &log;
+		log.s = f->s;
+		kh_store_write_async(f->s, &w->op);
+	}
+	kh_store_close(&f->s);
+	assert_int_equal(log.done, 20);
+	assert_int_equal(log.ok, 20);
+	struct kh_store_options o = {.path = f->path};
+	assert_int_equal(kh_store_open(&o, &f->s), KH_OK);
+	assert_int_equal(count(f->s), 20);
+	pthread_mutex_destroy(&log.mu);
+}
+
 static void bad_options_are_refused(void **state)
 {
 	(void)state;
@@ -377,6 +482,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(a_wrong_parameter_count_is_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(concurrent_writers_share_commits_and_fail_alone, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(async_writes_report_after_the_commit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(close_finishes_queued_async_writes, setup, teardown),
 	    cmocka_unit_test(bad_options_are_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
