@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/kh_log.h"
+#include "base/kh_mem.h"
 #include "keys/kh_keys_int.h"
 #include "store/kh_store_keys.h"
 
@@ -359,6 +360,9 @@ static kh_rc record_fn(struct kh_store_tx *tx, void *arg)
 	return KH_OK;
 }
 
+#define KH_STAGED_TEXT_MAX 80u
+static kh_rc stage(struct kh_keys_defer *d, const struct record_arg *r);
+
 kh_rc kh_keys_record(struct kh_keys *k, const struct kh_principal *p, enum kh_keys_op op,
                      const struct kh_key_info *key, uint32_t version, kh_rc outcome)
 {
@@ -372,6 +376,115 @@ kh_rc kh_keys_record(struct kh_keys *k, const struct kh_principal *p, enum kh_ke
 		return outcome;
 	}
 	struct record_arg r = {k, p, op, key, version, outcome, kh_clock_now(k->clock)};
+	if (p->defer != NULL) {
+		KH_GUARD(stage(p->defer, &r));
+		return outcome;
+	}
 	KH_GUARD(kh_store_write(k->store, record_fn, &r));
 	return outcome;
+}
+
+/* ---- deferred records ---- */
+
+/* Everything a record needs, copied out of the caller's stack. */
+struct kh_keys_staged {
+	struct kh_keys_staged *next;
+	struct record_arg r;
+	struct kh_principal p;
+	struct kh_key_info key;
+	char request_id[KH_STAGED_TEXT_MAX];
+	char source[KH_STAGED_TEXT_MAX];
+};
+
+static void copy_text(char *dst, const char *src)
+{
+	if (src == NULL) {
+		dst[0] = '\0';
+		return;
+	}
+	size_t n = strnlen(src, KH_STAGED_TEXT_MAX - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static kh_rc stage(struct kh_keys_defer *d, const struct record_arg *r)
+{
+	struct kh_keys_staged *st = kh_calloc(1, sizeof(*st));
+	KH_ENSURE(st != NULL, KH_ERR_NOMEM);
+	st->r = *r;
+	st->p = *r->p;
+	st->p.defer = NULL;
+	copy_text(st->request_id, r->p->request_id);
+	copy_text(st->source, r->p->source);
+	st->p.request_id = r->p->request_id != NULL ? st->request_id : NULL;
+	st->p.source = r->p->source != NULL ? st->source : NULL;
+	st->r.p = &st->p;
+	if (r->key != NULL) {
+		st->key = *r->key;
+		st->r.key = &st->key;
+	}
+	/* Newest first; committed oldest first (records_fn reverses). */
+	st->next = d->head;
+	d->head = st;
+	d->count++;
+	return KH_OK;
+}
+
+static void staged_free(struct kh_keys_staged *st)
+{
+	while (st != NULL) {
+		struct kh_keys_staged *next = st->next;
+		kh_free(&st);
+		st = next;
+	}
+}
+
+/* Takes the records out of d, oldest first. */
+static struct kh_keys_staged *take_staged(struct kh_keys_defer *d)
+{
+	struct kh_keys_staged *rev = NULL;
+	for (struct kh_keys_staged *st = d->head, *next; st != NULL; st = next) {
+		next = st->next;
+		st->next = rev;
+		rev = st;
+	}
+	*d = (struct kh_keys_defer){0};
+	return rev;
+}
+
+static kh_rc records_fn(struct kh_store_tx *tx, void *arg)
+{
+	for (struct kh_keys_staged *st = arg; st != NULL; st = st->next)
+		KH_GUARD(record_fn(tx, &st->r));
+	return KH_OK;
+}
+
+kh_rc kh_keys_defer_flush(struct kh_keys *k, struct kh_keys_defer *d)
+{
+	KH_ENSURE(k != NULL && d != NULL, KH_ERR_INTERNAL);
+	struct kh_keys_staged *list = take_staged(d);
+	if (list == NULL)
+		return KH_OK;
+	kh_rc rc = kh_store_write(k->store, records_fn, list);
+	staged_free(list);
+	return rc;
+}
+
+static void commit_done(struct kh_store_async *op, kh_rc rc)
+{
+	struct kh_keys_commit *c = (struct kh_keys_commit *)op; /* op is its first member */
+	staged_free(c->staged);
+	c->staged = NULL;
+	/* The last use of c: done may free it. */
+	c->done(c->arg, rc);
+}
+
+void kh_keys_defer_commit(struct kh_keys *k, struct kh_keys_defer *d, struct kh_keys_commit *c,
+                          kh_keys_defer_done_fn done, void *arg)
+{
+	c->staged = take_staged(d);
+	c->done = done;
+	c->arg = arg;
+	c->op = (struct kh_store_async){.fn = records_fn, .arg = c->staged, .done = commit_done};
+	kh_store_write_async(k->store, &c->op);
 }

@@ -73,7 +73,41 @@ struct kh_principal {
 	unsigned policies;   /* accounts: KH_POLICY_* bits */
 	const char *request_id;
 	const char *source; /* client address */
+	/* NULL, or where reads and crypto operations stage their records (see kh_keys_defer). */
+	struct kh_keys_defer *defer;
 };
+
+/*
+ * Deferred records. Every read and crypto operation returns only after its record (audit
+ * record; for crypto the usage count and history too) is durably committed, which costs the
+ * calling thread a wait for the sync. A server that would rather not hold a thread per request
+ * in flight sets p->defer: those operations then return as soon as their result is ready, with
+ * their records staged in defer (changes such as create or rotate still commit before they
+ * return). The caller then owns the rule the wait enforced: release no result, not even a
+ * refusal, before the records are durable, and answer with their failure instead if they fail.
+ * Start with {0}; when count > 0 pass it to exactly one of kh_keys_defer_flush (waits) or
+ * kh_keys_defer_commit (does not), which take the records and leave it {0}.
+ */
+struct kh_keys_staged;
+struct kh_keys_defer {
+	struct kh_keys_staged *head; /* the keys layer's */
+	size_t count;                /* records staged */
+};
+/* Commits the staged records now; their failure is returned. */
+KH_MUST_CHECK kh_rc kh_keys_defer_flush(struct kh_keys *k, struct kh_keys_defer *d);
+
+/* Caller-owned state of one asynchronous commit, valid until its done function has run. */
+typedef void (*kh_keys_defer_done_fn)(void *arg, kh_rc rc);
+struct kh_keys_commit {
+	struct kh_store_async op; /* the keys layer's */
+	struct kh_keys_staged *staged;
+	kh_keys_defer_done_fn done;
+	void *arg;
+};
+/* Queues the staged records for the next group commit and returns at once; done(arg, rc) runs on
+ * the store's writer thread once they are durable (KH_OK) or have failed. done may free c. */
+void kh_keys_defer_commit(struct kh_keys *k, struct kh_keys_defer *d, struct kh_keys_commit *c,
+                          kh_keys_defer_done_fn done, void *arg);
 
 /* "operator", "account:12", "system": how a principal is named in audit records. */
 #define KH_PRINCIPAL_NAME_MAX 48u
