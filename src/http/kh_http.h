@@ -90,6 +90,8 @@ struct kh_http_response {
 		char name[64];
 		char value[256];
 	} headers[KH_HTTP_MAX_HEADERS];
+	bool deferred; /* set by kh_http_response_defer */
+	void *impl;    /* the server's; NULL outside it */
 };
 /* Adds a response header (KH_ERR_TOO_LARGE beyond KH_HTTP_MAX_HEADERS or the sizes above;
  * KH_ERR_BAD_INPUT for a name that is not a token, a control character such as CR/LF in the
@@ -98,7 +100,18 @@ struct kh_http_response {
 KH_MUST_CHECK kh_rc kh_http_response_header(struct kh_http_response *resp, const char *name,
                                             const char *value);
 
-/* Runs on a worker thread; fills resp (status defaults to 500 if left 0). */
+/*
+ * An answer that waits for something else than the handler's thread, such as the durable commit
+ * of its audit record: the handler calls kh_http_response_defer(resp) before it returns, then
+ * leaves resp and the request alone until it calls kh_http_response_ready(resp), from any
+ * thread, with resp final. The worker serves other requests meanwhile; the connection stays
+ * suspended. Server stop waits for every deferred answer. defer is false (and changes nothing)
+ * for a response the server did not make, such as a test's: answer before returning then.
+ */
+KH_MUST_CHECK bool kh_http_response_defer(struct kh_http_response *resp);
+void kh_http_response_ready(struct kh_http_response *resp);
+
+/* Runs on a worker thread; fills resp (status defaults to 500 if left 0), or defers it. */
 typedef void (*kh_http_handler)(void *ctx, const struct kh_http_request *req,
                                 struct kh_http_response *resp);
 

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -78,6 +79,7 @@ struct kh_http_server {
 	atomic_uint_fast64_t requests;
 	atomic_uint_fast64_t rejected_busy;
 	atomic_uint_fast64_t rejected_limits;
+	atomic_uint_fast64_t deferred; /* answers deferred and not ready yet */
 };
 
 enum req_state {
@@ -107,6 +109,8 @@ struct req {
 	struct kh_http_response response;
 	struct MHD_Response *answer; /* built by the worker */
 	unsigned answer_status;
+	/* A deferred answer goes out when both the handler has returned and it is ready. */
+	atomic_uint hold;
 };
 
 /* ---- memory of one request ---- */
@@ -574,6 +578,15 @@ static struct MHD_Response *build_answer(struct req *r, unsigned *out_status)
 	return a;
 }
 
+/* Turns the handler's response into the answer and wakes the connection, after which the
+ * library may complete (free) the request at any time. */
+static void answer(struct req *r)
+{
+	r->answer = build_answer(r, &r->answer_status);
+	r->state = REQ_READY;
+	MHD_resume_connection(r->conn);
+}
+
 static void run_job(void *job)
 {
 	struct req *r = job;
@@ -582,11 +595,37 @@ static void run_job(void *job)
 	r->response.status = 0;
 	r->response.content_type = NULL;
 	r->response.header_count = 0;
+	r->response.deferred = false;
+	r->response.impl = r;
 	kh_buf_init(&r->response.body, RESPONSE_BODY_MAX, KH_BUF_PLAIN);
 	s->handler(s->ctx, &r->request, &r->response);
-	r->answer = build_answer(r, &r->answer_status);
-	r->state = REQ_READY;
-	MHD_resume_connection(r->conn);
+	if (!r->response.deferred) {
+		answer(r);
+		return;
+	}
+	/* Until this, ready cannot answer (and free r): the handler's thread was still in it. */
+	if (atomic_fetch_sub(&r->hold, 1) == 1)
+		answer(r);
+}
+
+bool kh_http_response_defer(struct kh_http_response *resp)
+{
+	struct req *r = resp->impl;
+	if (r == NULL)
+		return false;
+	resp->deferred = true;
+	atomic_store(&r->hold, 2);
+	atomic_fetch_add(&r->srv->deferred, 1);
+	return true;
+}
+
+void kh_http_response_ready(struct kh_http_response *resp)
+{
+	struct req *r = resp->impl;
+	struct kh_http_server *s = r->srv;
+	if (atomic_fetch_sub(&r->hold, 1) == 1)
+		answer(r);
+	atomic_fetch_sub(&s->deferred, 1);
 }
 
 /* ---- connections and the library's log ---- */
@@ -826,6 +865,11 @@ void kh_http_server_stop(struct kh_http_server **sp)
 	 */
 	atomic_store(&s->stopping, true);
 	kh_http_pool_drain(s->pool);
+	/* Deferred answers wait on work that always ends (a commit succeeds or fails). */
+	while (atomic_load(&s->deferred) > 0) {
+		struct timespec ms = {0, 1000000L};
+		nanosleep(&ms, NULL);
+	}
 	MHD_stop_daemon(s->daemon); /* closes connections, completes (frees) their requests */
 	kh_http_pool_free(&s->pool);
 	kh_http_tls_free(&s->tls);
