@@ -490,15 +490,18 @@ static const char *const verify_mac_fields[] = {"message", "mac", NULL};
 static const char *const random_fields[] = {"bytes", NULL};
 
 const struct kh_api_route kh_api_crypto_routes[] = {
-    {KH_HTTP_POST, "/v1/keys/{}/encrypt", encrypt, KH_API_BODY, encrypt_fields},
-    {KH_HTTP_POST, "/v1/keys/{}/decrypt", decrypt, KH_API_BODY, decrypt_fields},
-    {KH_HTTP_POST, "/v1/keys/{}/data-key", data_key, KH_API_BODY_OPT, data_key_fields},
-    {KH_HTTP_POST, "/v1/keys/{}/reencrypt", reencrypt, KH_API_BODY, reencrypt_fields},
-    {KH_HTTP_POST, "/v1/keys/{}/sign", sign, KH_API_BODY, sign_fields},
-    {KH_HTTP_POST, "/v1/keys/{}/verify", verify, KH_API_BODY, verify_fields},
-    {KH_HTTP_POST, "/v1/keys/{}/mac", mac, KH_API_BODY, mac_fields},
-    {KH_HTTP_POST, "/v1/keys/{}/verify-mac", verify_mac, KH_API_BODY, verify_mac_fields},
-    {KH_HTTP_GET, "/v1/keys/{}/public-key", public_key, 0, NULL},
+    {KH_HTTP_POST, "/v1/keys/{}/encrypt", encrypt, KH_API_BODY | KH_API_DEFER, encrypt_fields},
+    {KH_HTTP_POST, "/v1/keys/{}/decrypt", decrypt, KH_API_BODY | KH_API_DEFER, decrypt_fields},
+    {KH_HTTP_POST, "/v1/keys/{}/data-key", data_key, KH_API_BODY_OPT | KH_API_DEFER,
+     data_key_fields},
+    {KH_HTTP_POST, "/v1/keys/{}/reencrypt", reencrypt, KH_API_BODY | KH_API_DEFER,
+     reencrypt_fields},
+    {KH_HTTP_POST, "/v1/keys/{}/sign", sign, KH_API_BODY | KH_API_DEFER, sign_fields},
+    {KH_HTTP_POST, "/v1/keys/{}/verify", verify, KH_API_BODY | KH_API_DEFER, verify_fields},
+    {KH_HTTP_POST, "/v1/keys/{}/mac", mac, KH_API_BODY | KH_API_DEFER, mac_fields},
+    {KH_HTTP_POST, "/v1/keys/{}/verify-mac", verify_mac, KH_API_BODY | KH_API_DEFER,
+     verify_mac_fields},
+    {KH_HTTP_GET, "/v1/keys/{}/public-key", public_key, KH_API_DEFER, NULL},
     {KH_HTTP_POST, "/v1/random", random_bytes, KH_API_BODY, random_fields},
     {0, NULL, NULL, 0, NULL},
 };

@@ -466,8 +466,8 @@ static const char *const grant_fields[] = {"account", "role", NULL};
 
 const struct kh_api_route kh_api_key_routes[] = {
     {KH_HTTP_POST, "/v1/keys", key_create, KH_API_BODY, create_fields},
-    {KH_HTTP_GET, "/v1/keys", key_list, 0, NULL},
-    {KH_HTTP_GET, "/v1/keys/{}", key_get, 0, NULL},
+    {KH_HTTP_GET, "/v1/keys", key_list, KH_API_DEFER, NULL},
+    {KH_HTTP_GET, "/v1/keys/{}", key_get, KH_API_DEFER, NULL},
     {KH_HTTP_PATCH, "/v1/keys/{}", key_update, KH_API_BODY, update_fields},
     {KH_HTTP_DELETE, "/v1/keys/{}", key_destroy, 0, NULL},
     {KH_HTTP_POST, "/v1/keys/{}/rotate", key_rotate, 0, NULL},
@@ -476,12 +476,12 @@ const struct kh_api_route kh_api_key_routes[] = {
     {KH_HTTP_POST, "/v1/keys/{}/schedule-deletion", key_schedule_deletion, KH_API_BODY_OPT,
      deletion_fields},
     {KH_HTTP_POST, "/v1/keys/{}/cancel-deletion", key_cancel_deletion, 0, NULL},
-    {KH_HTTP_GET, "/v1/keys/{}/versions", key_versions, 0, NULL},
+    {KH_HTTP_GET, "/v1/keys/{}/versions", key_versions, KH_API_DEFER, NULL},
     {KH_HTTP_POST, "/v1/keys/{}/versions/{}/disable", version_disable, 0, NULL},
     {KH_HTTP_POST, "/v1/keys/{}/versions/{}/enable", version_enable, 0, NULL},
-    {KH_HTTP_GET, "/v1/keys/{}/grants", grant_list, 0, NULL},
+    {KH_HTTP_GET, "/v1/keys/{}/grants", grant_list, KH_API_DEFER, NULL},
     {KH_HTTP_POST, "/v1/keys/{}/grants", grant_add, KH_API_BODY, grant_fields},
     {KH_HTTP_DELETE, "/v1/keys/{}/grants/{}/{}", grant_revoke, 0, NULL},
-    {KH_HTTP_GET, "/v1/keys/{}/history", key_history, 0, NULL},
+    {KH_HTTP_GET, "/v1/keys/{}/history", key_history, KH_API_DEFER, NULL},
     {0, NULL, NULL, 0, NULL},
 };

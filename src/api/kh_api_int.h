@@ -36,11 +36,12 @@ struct kh_api_call {
 	struct kh_principal who;               /* set when the route needs authentication */
 	const char *params[KH_API_MAX_PARAMS]; /* path parameters, NUL-terminated copies */
 	char param_store[KH_API_MAX_PARAMS][KH_LIMIT_NAME_MAX + 1];
-	struct kh_json *body;    /* parsed body when the route takes one */
-	struct kh_json_writer w; /* on resp->body */
-	unsigned status;         /* success status (default 200) */
-	char message[160];       /* error message for the client (default: the rc's) */
-	unsigned retry_after;    /* seconds, for a KH_ERR_RATE_LIMITED answer */
+	struct kh_json *body;       /* parsed body when the route takes one */
+	struct kh_json_writer w;    /* on resp->body */
+	unsigned status;            /* success status (default 200) */
+	char message[160];          /* error message for the client (default: the rc's) */
+	unsigned retry_after;       /* seconds, for a KH_ERR_RATE_LIMITED answer */
+	struct kh_keys_defer defer; /* KH_API_DEFER routes: their records, committed after */
 };
 
 enum kh_api_route_flags {
@@ -49,6 +50,10 @@ enum kh_api_route_flags {
 	KH_API_BODY_OPT = 4u, /* a JSON object body is allowed (empty = none) */
 	KH_API_RAW = 8u,      /* the handler writes resp->body and content_type itself (not JSON) */
 	KH_API_UNLIMITED = 16u, /* not rate limited (health checks and metrics scrapes) */
+	/* Reads and crypto operations: the handler's records (audit, usage) are staged and
+	 * committed after it returns, and the answer goes out once they are durable, without a
+	 * worker waiting for the sync (kh_keys_defer). Only for handlers that make no change. */
+	KH_API_DEFER = 32u,
 };
 
 typedef kh_rc (*kh_api_fn)(struct kh_api_call *c);

@@ -260,6 +260,8 @@ static kh_rc admit(struct kh_api_call *c, const struct kh_api_route *r)
 static kh_rc run(struct kh_api_call *c, const struct kh_api_route *r)
 {
 	KH_GUARD(admit(c, r));
+	if ((r->flags & KH_API_DEFER) != 0 && c->who.kind != 0)
+		c->who.defer = &c->defer;
 	if ((r->flags & (KH_API_BODY | KH_API_BODY_OPT)) != 0)
 		KH_GUARD(parse_body(c, r));
 	else if (c->req->body.len > 0)
@@ -290,6 +292,29 @@ static void dispatch(struct kh_api_call *c, const struct kh_api_route *r, bool o
 	c->resp->status = c->status;
 }
 
+/* A request whose answer waits for the commit of its records. */
+struct pending {
+	struct kh_keys_commit commit;
+	struct kh_api_call c; /* api, req, resp and message for an error answer */
+	size_t series;
+	int64_t start;
+};
+
+static void pending_done(void *arg, kh_rc rc)
+{
+	struct pending *pd = arg;
+	struct kh_api_call *c = &pd->c;
+	/* What the operation produced goes nowhere unless its record is on disk. */
+	if (rc != KH_OK) {
+		c->message[0] = '\0';
+		write_error(c, rc);
+	}
+	kh_metrics_observe(c->api->metrics, pd->series, c->resp->status,
+	                   kh_clock_mono_ns() - pd->start);
+	kh_http_response_ready(c->resp);
+	kh_free(&pd);
+}
+
 void kh_api_handle(void *ctx, const struct kh_http_request *req, struct kh_http_response *resp)
 {
 	int64_t start = kh_clock_mono_ns();
@@ -300,6 +325,23 @@ void kh_api_handle(void *ctx, const struct kh_http_request *req, struct kh_http_
 	dispatch(&c, r, other_method);
 	if (r == NULL)
 		series = kh_metrics_unmatched(c.api->metrics);
+	if (c.defer.count > 0) {
+		struct pending *pd = kh_calloc(1, sizeof(*pd));
+		if (pd != NULL && kh_http_response_defer(resp)) {
+			pd->c = (struct kh_api_call){.api = c.api, .req = req, .resp = resp};
+			pd->series = series;
+			pd->start = start;
+			/* From here resp and pd belong to pending_done. */
+			kh_keys_defer_commit(c.api->keys, &c.defer, &pd->commit, pending_done, pd);
+			return;
+		}
+		kh_free(&pd);
+		kh_rc rc = kh_keys_defer_flush(c.api->keys, &c.defer);
+		if (rc != KH_OK) {
+			c.message[0] = '\0';
+			write_error(&c, rc);
+		}
+	}
 	kh_metrics_observe(c.api->metrics, series, resp->status, kh_clock_mono_ns() - start);
 }
 

@@ -295,6 +295,30 @@ expect 200
 run GET "/v1/keys/$tag"
 [[ $(jq -r .current_version <<<"$body") == 2 ]] || fail "rotation lost: $body"
 
+# Answers go out only once their records are durable, also when many are in flight (the
+# records are committed in groups after the handlers return): kill -9 under load, then every
+# encryption that was answered 200 is counted in the key's usage.
+for i in $(seq 1 400); do echo "$i"; done >"$work/load.in"
+xargs -P 16 -I{} curl -s -o /dev/null -w '%{http_code}\n' --cacert "$work/var/tls/ca.pem" \
+  -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+  --data-binary '{"plaintext":"bG9hZA=="}' "$url/v1/keys/$dtag/encrypt" \
+  <"$work/load.in" >"$work/load.out" 2>/dev/null &
+load_pid=$!
+sleep 1
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null || true
+pid=
+wait "$load_pid" || true
+answered=$(grep -c '^200$' "$work/load.out" || true)
+start
+run GET "/v1/keys/$dtag"
+used=$(jq -r .usage_count <<<"$body")
+# The one encryption before the first kill, and every answered one since.
+((used >= answered + 1)) || fail "answered $answered encryptions, usage_count is $used"
+((answered > 0)) || fail "no encryption answered before the kill"
+run POST /v1/audit/verify "" "$operator"
+[[ $(jq -r .ok <<<"$body") == true ]] || fail "audit chain after kill -9 under load: $body"
+
 # Verification walks the one chain of every tenant. The operator gets the whole chain's
 # figures; a manager only its key store's records: how many verified, and where the chain
 # breaks only when that is one of its own records.
