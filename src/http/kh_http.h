@@ -59,6 +59,12 @@ enum kh_http_method {
 
 #define KH_HTTP_REQUEST_ID_MAX 64u
 
+/* A request header as the HTTP library parsed it (both NUL-terminated). */
+struct kh_http_kv {
+	const char *name;
+	const char *value;
+};
+
 struct kh_http_request {
 	enum kh_http_method method;
 	const char *method_name; /* as sent */
@@ -69,7 +75,11 @@ struct kh_http_request {
 	char request_id[KH_HTTP_REQUEST_ID_MAX + 1];
 	char remote_addr[64]; /* "127.0.0.1", "::1" */
 	bool tls;
-	void *impl; /* for kh_http_request_header / _query */
+	/* What kh_http_request_header and _query read: the headers in the order sent, and the
+	 * query decoded into "name\0value\0" pairs. Handlers use the two functions. */
+	const struct kh_http_kv *headers;
+	size_t header_count;
+	struct kh_slice query_pairs;
 };
 
 /* A request header by case-insensitive name; NULL when absent. With several, the first. */
@@ -77,6 +87,27 @@ const char *kh_http_request_header(const struct kh_http_request *r, const char *
 /* A query parameter (percent-decoded, '+' as a space as in HTML forms); "" for a name without
  * '='; NULL when absent. With several, the first. */
 const char *kh_http_request_query(const struct kh_http_request *r, const char *name);
+
+/*
+ * A request made without a server or a connection, for unit tests and fuzz targets: the same
+ * struct kh_http_request a handler would get from the server for this method, request target
+ * ("/path?query"), headers and body. The server's own checks run first (the target, header
+ * names and values, the header block size, the body limit: KH_LIMIT_BODY_BYTES with an
+ * Authorization header, KH_LIMIT_BODY_UNAUTH_BYTES without); a request it would refuse before
+ * any handler runs is KH_ERR_BAD_INPUT (its 400s) or KH_ERR_TOO_LARGE (413, 414, 431). The
+ * target is then split and percent-decoded as the server does it. The request id is "local"
+ * and the address "127.0.0.1"; both may be changed afterwards. method, headers and body are
+ * borrowed and must outlive the request; the decoded parts are owned by l.
+ */
+struct kh_http_local {
+	struct kh_http_request req;
+	struct kh_buf parts; /* raw path, raw query, decoded path, decoded query pairs */
+};
+KH_MUST_CHECK kh_rc kh_http_local_init(struct kh_http_local *l, const char *method,
+                                       struct kh_slice target, const struct kh_http_kv *headers,
+                                       size_t header_count, struct kh_slice body);
+/* Wipes (a query may carry a secret) and frees the parts; accepts a failed init. */
+void kh_http_local_cleanup(struct kh_http_local *l);
 
 #define KH_HTTP_MAX_HEADERS 8u
 

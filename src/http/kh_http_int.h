@@ -41,6 +41,14 @@ KH_MUST_CHECK kh_rc kh_http_path_decode(struct kh_slice in, struct kh_buf *out);
 KH_MUST_CHECK kh_rc kh_http_query_decode(struct kh_slice query, struct kh_buf *out);
 /* The value of the first pair called name in the output of kh_http_query_decode, or NULL. */
 const char *kh_http_query_find(struct kh_slice decoded, const char *name);
+/*
+ * Splits a request target at its first '?' and appends to parts the raw path, the raw query
+ * and the decoded path (each NUL-terminated), then the decoded query pairs; points req's
+ * raw_path, query, path and query_pairs at them. parts must not grow afterwards. Errors as
+ * kh_http_path_decode, or the buffer's (at most 5 * target.len + 8 bytes are appended).
+ */
+KH_MUST_CHECK kh_rc kh_http_target_split(struct kh_slice target, struct kh_buf *parts,
+                                         struct kh_http_request *req);
 
 /* A compact API error document: {"error":{"code":..,"message":..,"request_id":..}}. code and
  * message are our own constants (no escaping needed, checked); request_id is a safe token.
@@ -49,12 +57,6 @@ size_t kh_http_error_body(char *out, size_t out_len, const char *code, const cha
                           const char *request_id);
 
 /* ---- checks on the request head, before any body byte is read (checks.c) ---- */
-
-/* A request header as the HTTP library parsed it (both NUL-terminated). */
-struct kh_http_kv {
-	const char *name;
-	const char *value;
-};
 
 /* Why a request is refused: the status and the API error code and message for its body. */
 struct kh_http_reject {

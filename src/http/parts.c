@@ -181,6 +181,48 @@ const char *kh_http_query_find(struct kh_slice decoded, const char *name)
 	return NULL;
 }
 
+kh_rc kh_http_target_split(struct kh_slice target, struct kh_buf *parts,
+                           struct kh_http_request *req)
+{
+	const uint8_t *q = target.len > 0 ? memchr(target.ptr, '?', target.len) : NULL;
+	size_t path_len = q != NULL ? (size_t)(q - target.ptr) : target.len;
+	struct kh_slice raw_path = KH_SLICE(target.ptr, path_len);
+	struct kh_slice raw_query =
+	    q != NULL ? KH_SLICE(q + 1, target.len - path_len - 1) : KH_SLICE_EMPTY;
+	size_t off_path = parts->len;
+	size_t off_query, off_decoded, off_pairs;
+
+	KH_GUARD(kh_buf_append(parts, raw_path));
+	KH_GUARD(kh_buf_append_byte(parts, 0));
+	off_query = parts->len;
+	KH_GUARD(kh_buf_append(parts, raw_query));
+	KH_GUARD(kh_buf_append_byte(parts, 0));
+	off_decoded = parts->len;
+	KH_GUARD(kh_http_path_decode(raw_path, parts));
+	off_pairs = parts->len;
+	KH_GUARD(kh_http_query_decode(raw_query, parts));
+
+	/* The buffer no longer grows: pointers into it stay valid. */
+	req->raw_path = (const char *)parts->ptr + off_path;
+	req->query = (const char *)parts->ptr + off_query;
+	req->path = (const char *)parts->ptr + off_decoded;
+	req->query_pairs = KH_SLICE(parts->ptr + off_pairs, parts->len - off_pairs);
+	return KH_OK;
+}
+
+const char *kh_http_request_header(const struct kh_http_request *req, const char *name)
+{
+	for (size_t i = 0; i < req->header_count; i++)
+		if (strcasecmp(req->headers[i].name, name) == 0)
+			return req->headers[i].value;
+	return NULL;
+}
+
+const char *kh_http_request_query(const struct kh_http_request *req, const char *name)
+{
+	return kh_http_query_find(req->query_pairs, name);
+}
+
 /* True when s can go between JSON quotes as it is. */
 static bool json_plain(const char *s)
 {

@@ -104,7 +104,6 @@ struct req {
 	size_t discarded;
 	struct kh_buf body;
 	struct kh_buf parts; /* raw path, raw query, decoded path, decoded query pairs */
-	struct kh_slice query_pairs;
 	struct kh_http_request request;
 	struct kh_http_response response;
 	struct MHD_Response *answer; /* built by the worker */
@@ -378,33 +377,10 @@ static void set_remote_addr(struct req *r, struct MHD_Connection *c)
 /* Splits and decodes the target into r->parts; KH_ERR_BAD_ENCODING for a bad escape. */
 static kh_rc build_parts(struct req *r)
 {
-	struct kh_slice target = KH_SLICE(r->target, r->target_len);
-	const char *q = memchr(r->target, '?', r->target_len);
-	size_t path_len = q != NULL ? (size_t)(q - r->target) : r->target_len;
-	struct kh_slice raw_path = KH_SLICE(target.ptr, path_len);
-	struct kh_slice raw_query =
-	    q != NULL ? KH_SLICE(q + 1, target.len - path_len - 1) : KH_SLICE_EMPTY;
-	size_t off_query, off_path, off_pairs;
-
 	/* raw path, raw query, decoded path: each at most the target plus a NUL; the decoded
 	 * pairs at most twice the query plus two NULs. */
-	kh_buf_init(&r->parts, 5 * target.len + 8, KH_BUF_PLAIN);
-	KH_GUARD(kh_buf_append(&r->parts, raw_path));
-	KH_GUARD(kh_buf_append_byte(&r->parts, 0));
-	off_query = r->parts.len;
-	KH_GUARD(kh_buf_append(&r->parts, raw_query));
-	KH_GUARD(kh_buf_append_byte(&r->parts, 0));
-	off_path = r->parts.len;
-	KH_GUARD(kh_http_path_decode(raw_path, &r->parts));
-	off_pairs = r->parts.len;
-	KH_GUARD(kh_http_query_decode(raw_query, &r->parts));
-
-	/* The buffer no longer grows: pointers into it stay valid. */
-	r->request.raw_path = (const char *)r->parts.ptr;
-	r->request.query = (const char *)r->parts.ptr + off_query;
-	r->request.path = (const char *)r->parts.ptr + off_path;
-	r->query_pairs = KH_SLICE(r->parts.ptr + off_pairs, r->parts.len - off_pairs);
-	return KH_OK;
+	kh_buf_init(&r->parts, 5 * r->target_len + 8, KH_BUF_PLAIN);
+	return kh_http_target_split(KH_SLICE(r->target, r->target_len), &r->parts, &r->request);
 }
 
 static kh_rc build_request(struct req *r, struct MHD_Connection *c, const char *method)
@@ -414,26 +390,10 @@ static kh_rc build_request(struct req *r, struct MHD_Connection *c, const char *
 	r->request.method_name = method;
 	r->request.body = kh_buf_slice(&r->body);
 	r->request.tls = r->srv->tls != NULL;
-	r->request.impl = r;
+	r->request.headers = r->headers;
+	r->request.header_count = r->header_count;
 	set_remote_addr(r, c);
 	return KH_OK;
-}
-
-const char *kh_http_request_header(const struct kh_http_request *req, const char *name)
-{
-	const struct req *r = req->impl;
-
-	for (size_t i = 0; i < r->header_count; i++)
-		if (strcasecmp(r->headers[i].name, name) == 0)
-			return r->headers[i].value;
-	return NULL;
-}
-
-const char *kh_http_request_query(const struct kh_http_request *req, const char *name)
-{
-	const struct req *r = req->impl;
-
-	return kh_http_query_find(r->query_pairs, name);
 }
 
 /* ---- body, hand-off to a worker, answer ---- */
