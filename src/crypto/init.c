@@ -72,6 +72,11 @@ kh_rc kh_crypto_init(void)
 	return init_rc;
 }
 
+void kh_crypto_thread_cleanup(void)
+{
+	OPENSSL_thread_stop();
+}
+
 const char *kh_crypto_library_version(void)
 {
 	return OpenSSL_version(OPENSSL_VERSION);

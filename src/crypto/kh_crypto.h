@@ -29,6 +29,10 @@
 
 /* Fetches algorithm implementations once and sets up OpenSSL's secure heap. */
 KH_MUST_CHECK kh_rc kh_crypto_init(void);
+/* Frees what the library keeps for the calling thread (its error queue, its random generators);
+ * the thread's next call makes them again. The library does this itself when a thread ends; a
+ * fuzz target calls it after each input, so that every input allocates and frees alike. */
+void kh_crypto_thread_cleanup(void);
 /* "OpenSSL 3.0.x ..." as reported by the library at run time. */
 const char *kh_crypto_library_version(void);
 /* Power-on self-test: a known-answer check of every primitive; KH_OK or the failing code. */
