@@ -177,8 +177,11 @@ static kh_rc may_issue(const struct kh_principal *by, int64_t account_id, int64_
 	case KH_PRINCIPAL_ACCOUNT:
 		if (account_id != 0 && by->account_id == account_id)
 			return KH_OK;
-		if (account_id != 0 && by->keystore_id == keystore_id &&
-		    (by->policies & KH_POLICY_KMS_MANAGER) != 0)
+		/* An account of another key store answers as an unknown one, so key stores
+		 * cannot probe each other's accounts (as revocation and webhooks do). */
+		if (account_id != 0 && by->keystore_id != keystore_id)
+			return KH_ERR_NOT_FOUND;
+		if (account_id != 0 && (by->policies & KH_POLICY_KMS_MANAGER) != 0)
 			return KH_OK;
 		return KH_ERR_FORBIDDEN;
 	default:
