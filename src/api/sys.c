@@ -83,30 +83,72 @@ static kh_rc health(struct kh_api_call *c)
 
 /* ---- init ---- */
 
-/* Encrypts share i to custodian key i when custodian keys were given. */
-static kh_rc share_out(struct kh_api_call *c, const struct kh_json *keys, size_t i,
+/*
+ * The custodians' public keys, one per share, each able to encrypt (RSA or SM2). They are all
+ * read before the barrier is initialised: a share that could not be handed out would leave a
+ * store that nobody can unseal and that cannot be initialised again.
+ */
+struct custodians {
+	size_t count;
+	struct kh_pkey *keys[KH_LIMIT_SHARES_MAX];
+};
+
+static void custodians_free(struct custodians *cu)
+{
+	for (size_t i = 0; i < cu->count; i++)
+		kh_pkey_free(&cu->keys[i]);
+	cu->count = 0;
+}
+
+static bool encrypts(const struct kh_pkey *pk)
+{
+	switch (kh_pkey_type_of(pk)) {
+	case KH_PKEY_RSA_2048:
+	case KH_PKEY_RSA_3072:
+	case KH_PKEY_RSA_4096:
+	case KH_PKEY_SM2:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static kh_rc custodians_load(struct kh_api_call *c, const struct kh_json *arr, size_t count,
+                             struct custodians *cu)
+{
+	kh_rc rc = KH_OK;
+	for (size_t i = 0; i < count && rc == KH_OK; i++) {
+		struct kh_slice pem;
+		rc = kh_json_as_string(kh_json_array_at(arr, i), &pem);
+		if (rc == KH_OK)
+			rc = kh_pkey_import_public(pem, &cu->keys[i]);
+		if (rc == KH_OK)
+			cu->count = i + 1;
+		if (rc == KH_OK && !encrypts(cu->keys[i]))
+			rc = KH_ERR_WRONG_KEY_TYPE;
+	}
+	if (rc == KH_OK)
+		return KH_OK;
+	custodians_free(cu);
+	return kh_api_fail(c, rc == KH_ERR_NOMEM ? rc : KH_ERR_BAD_INPUT,
+	                   "custodian_keys must be RSA or SM2 public keys (PEM)");
+}
+
+/* Share i, encrypted to custodian i when there are custodians. */
+static kh_rc share_out(struct kh_api_call *c, const struct custodians *cu, size_t i,
                        struct kh_slice share)
 {
-	struct kh_slice pem;
-	struct kh_pkey *pk = NULL;
 	struct kh_buf ct;
-	if (keys == NULL) {
+	if (cu->count == 0) {
 		kh_json_base64(&c->w, share);
 		return KH_OK;
 	}
 	kh_buf_init(&ct, 4096, KH_BUF_PLAIN);
-	kh_rc rc = kh_json_as_string(kh_json_array_at(keys, i), &pem);
-	if (rc == KH_OK)
-		rc = kh_pkey_import_public(pem, &pk);
-	if (rc == KH_OK)
-		rc = kh_pkey_encrypt(pk, share, &ct);
+	kh_rc rc = kh_pkey_encrypt(cu->keys[i], share, &ct);
 	if (rc == KH_OK)
 		kh_json_base64(&c->w, kh_buf_slice(&ct));
-	kh_pkey_free(&pk);
 	kh_buf_cleanup(&ct);
-	return rc == KH_OK ? KH_OK
-	                   : kh_api_fail(c, rc == KH_ERR_WRONG_KEY_TYPE ? KH_ERR_BAD_INPUT : rc,
-	                                 "custodian_keys must be RSA or SM2 public keys (PEM)");
+	return rc;
 }
 
 /* Opens the fresh barrier with its own shares to issue the operator's first token, then seals
@@ -123,7 +165,7 @@ static kh_rc first_token(struct kh_api_call *c, struct kh_barrier_shares *shares
 	return rc != KH_OK ? rc : sealed;
 }
 
-static kh_rc init_checked(struct kh_api_call *c, int64_t n, int64_t k, const struct kh_json *keys)
+static kh_rc init_checked(struct kh_api_call *c, int64_t n, int64_t k, const struct custodians *cu)
 {
 	kh_rc rc = KH_OK;
 	struct kh_barrier_shares *shares = NULL;
@@ -139,7 +181,7 @@ static kh_rc init_checked(struct kh_api_call *c, int64_t n, int64_t k, const str
 	kh_json_key(&c->w, "shares");
 	kh_json_array_begin(&c->w);
 	for (unsigned i = 0; i < shares->count; i++)
-		KH_GUARD_OUT(share_out(c, keys, i, kh_buf_slice(&shares->share[i])));
+		KH_GUARD_OUT(share_out(c, cu, i, kh_buf_slice(&shares->share[i])));
 	kh_json_array_end(&c->w);
 	kh_json_key(&c->w, "threshold");
 	kh_json_int(&c->w, k);
@@ -166,11 +208,15 @@ static kh_rc init(struct kh_api_call *c)
 	kh_rc rc = c->body != NULL ? kh_json_get_array(c->body, "custodian_keys", &keys, &key_count)
 	                           : KH_ERR_NOT_FOUND;
 	if (rc == KH_ERR_NOT_FOUND)
-		keys = NULL;
+		key_count = 0;
 	else if (rc != KH_OK || key_count != (size_t)n)
 		return kh_api_fail(c, KH_ERR_BAD_INPUT,
 		                   "custodian_keys must list one PEM public key per share");
-	return init_checked(c, n, k, keys);
+	struct custodians cu = {0};
+	KH_GUARD(custodians_load(c, keys, key_count, &cu));
+	rc = init_checked(c, n, k, &cu);
+	custodians_free(&cu);
+	return rc;
 }
 
 /* ---- unseal, seal ---- */
