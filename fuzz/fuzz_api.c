@@ -29,7 +29,7 @@
  *   caller  1 byte mod 7: no token, the operator, the manager, the user, the other key store's
  *           manager, an unknown well-formed token, or an Authorization value from the input
  *           (1 length byte and the bytes, cut at a NUL)
- *   type    1 byte mod 8: the Content-Type (types[]; 1 is none)
+ *   type    1 byte mod 8: the Content-Type (types[]: JSON in four spellings, none, others)
  *   query   1 length byte and the bytes
  *   body    2 length bytes (little endian) and the bytes (cut at the end of the input)
  * In raw paths, segments, queries and bodies "${name}" stands for a value made at set-up
@@ -40,8 +40,8 @@
  * Checked on every response (abort() on a violation):
  *   - the status is one API.md documents: 200, 201, 204, 400, 401, 403, 404, 405, 409, 413,
  *     415, 429, or 503 while the barrier is sealed (501 from health before init); never 500
- *     (no storage can fail here); init that succeeds leaves the barrier sealed, one that fails
- *     leaves it as it was;
+ *     (no storage can fail here), nor 415 for a JSON body; init that succeeds leaves the barrier
+ * sealed, one that fails leaves it as it was;
  *   - a JSON answer parses with kh_json_parse_object; an error is exactly
  *     {"error":{"code","message","request_id"}} with the code of its status and this request's
  *     id, and Retry-After on 429 and 503; a 2xx has no "error" member; only GET /metrics
@@ -278,15 +278,20 @@ struct subst {
 	struct kh_buf value;
 };
 
-static const char *const types[8] = {
-    "application/json",
-    NULL,
-    "application/json; charset=utf-8",
-    "text/plain",
-    "application/jsonx",
-    "",
-    "APPLICATION/JSON",
-    "application/json;",
+/* Content-Type values (NULL: none), and whether each names JSON (RFC 9110 8.3.1: in any case,
+ * with parameters after optional whitespace). */
+static const struct {
+	const char *value;
+	bool json;
+} types[8] = {
+    {"application/json", true},
+    {NULL, false},
+    {"application/json; charset=utf-8", true},
+    {"text/plain", false},
+    {"application/jsonx", false},
+    {"", false},
+    {"APPLICATION/JSON", true},
+    {"Application/Json ;charset=UTF-8", true},
 };
 static const char *const methods[7] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
 static const char *const public_paths[] = {"/v1/sys/health", "/v1/sys/init", "/v1/sys/unseal",
@@ -765,6 +770,7 @@ struct request {
 	struct kh_buf target;
 	struct kh_buf body;
 	int who;
+	bool json; /* the body is sent as JSON */
 	char auth[300];
 	struct kh_http_kv headers[2];
 	size_t header_count;
@@ -832,9 +838,11 @@ static bool read_request(struct cursor *in, struct request *rq, struct state *st
 	if (!read_path(in, route, rq, st))
 		return false;
 	read_caller(in, rq);
-	const char *type = types[take_byte(in) % COUNT(types)];
-	if (type != NULL)
-		rq->headers[rq->header_count++] = (struct kh_http_kv){"Content-Type", type};
+	size_t t = take_byte(in) % COUNT(types);
+	rq->json = types[t].json;
+	if (types[t].value != NULL)
+		rq->headers[rq->header_count++] =
+		    (struct kh_http_kv){"Content-Type", types[t].value};
 	struct kh_slice query = take_short(in);
 	if (query.len > 0 &&
 	    (kh_buf_append_byte(&rq->target, '?') != KH_OK || !expand(query, &rq->target, st)))
@@ -851,6 +859,7 @@ struct exchange {
 	const struct kh_http_request *req;
 	const struct kh_http_response *resp;
 	int who;
+	bool json;                 /* the body was sent as JSON */
 	const struct route *match; /* the route of the table with this method and path */
 	char params[4][KH_LIMIT_NAME_MAX + 1];
 	bool sealed_before;
@@ -917,6 +926,7 @@ static void check_status(const struct exchange *x)
 	         strcmp(x->match->pattern, "/v1/sys/health") == 0;
 	CHECK(known);
 	CHECK(status != 503 || x->sealed_after);
+	CHECK(status != 415 || !x->json);
 	/* After init the service is sealed, waiting for its custodians; a refused init leaves
 	 * the store as it was, to be initialised again. */
 	if (x->match != NULL && strcmp(x->match->pattern, "/v1/sys/init") == 0) {
@@ -1313,7 +1323,7 @@ static void send_request(struct request *rq, struct state *st, unsigned n)
 {
 	struct kh_http_local l;
 	struct kh_http_response resp;
-	struct exchange x = {.who = rq->who, .st = st};
+	struct exchange x = {.who = rq->who, .json = rq->json, .st = st};
 	if (kh_http_local_init(&l, rq->method, kh_buf_slice(&rq->target), rq->headers,
 	                       rq->header_count, kh_buf_slice(&rq->body)) != KH_OK)
 		return; /* the server answers these itself */

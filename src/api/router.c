@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/kh_api_int.h"
 #include "base/kh_log.h"
@@ -188,17 +189,27 @@ static kh_rc authenticate(struct kh_api_call *c)
 	return rc;
 }
 
+/* RFC 9110 8.3.1: type and subtype are case-insensitive, and parameters (a charset) may follow
+ * after optional whitespace and a ';'. */
+static bool is_json(const char *ct)
+{
+	static const char json[] = "application/json";
+	if (ct == NULL || strncasecmp(ct, json, sizeof(json) - 1) != 0)
+		return false;
+	ct += sizeof(json) - 1;
+	ct += strspn(ct, " \t");
+	return *ct == '\0' || *ct == ';';
+}
+
 static kh_rc parse_body(struct kh_api_call *c, const struct kh_api_route *r)
 {
 	char err[128] = "";
-	const char *ct = kh_http_request_header(c->req, "Content-Type");
 	if (c->req->body.len == 0) {
 		KH_ENSURE((r->flags & KH_API_BODY) == 0,
 		          kh_api_fail(c, KH_ERR_BAD_INPUT, "a JSON object body is required"));
 		return KH_OK;
 	}
-	if (ct == NULL || strncmp(ct, "application/json", 16) != 0 ||
-	    (ct[16] != '\0' && ct[16] != ';'))
+	if (!is_json(kh_http_request_header(c->req, "Content-Type")))
 		return kh_api_fail(c, KH_ERR_UNSUPPORTED_MEDIA,
 		                   "Content-Type must be application/json");
 	kh_rc rc = kh_json_parse_object(c->req->body, &c->body, err, sizeof(err));

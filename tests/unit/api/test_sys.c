@@ -3,7 +3,8 @@
  * The system routes through kh_api_handle over a real engine on a store never initialised, with
  * requests made by kh_http_local_init: init with custodian keys hands out shares only those
  * keys open, which unseal the store; init refused for a custodian key that cannot encrypt (or
- * is no key at all) leaves the store uninitialised, to be initialised again.
+ * is no key at all) leaves the store uninitialised, to be initialised again; a JSON body is
+ * taken under every spelling of its media type and refused under others.
  */
 #include "kh_test.h"
 
@@ -81,12 +82,12 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Sends a request (body as application/json) and returns its status; the answer's body is
+/* Sends a request with its body as content_type and returns its status; the answer's body is
  * parsed into *out_doc when out_doc is not NULL. */
-static unsigned call(struct env *e, const char *method, const char *target, const char *body,
-                     struct kh_json **out_doc)
+static unsigned call_typed(struct env *e, const char *method, const char *target,
+                           const char *content_type, const char *body, struct kh_json **out_doc)
 {
-	static const struct kh_http_kv headers[] = {{"Content-Type", "application/json"}};
+	const struct kh_http_kv headers[] = {{"Content-Type", content_type}};
 	struct kh_http_local l;
 	struct kh_http_response resp;
 	char err[128];
@@ -103,6 +104,12 @@ static unsigned call(struct env *e, const char *method, const char *target, cons
 	kh_buf_cleanup(&resp.body);
 	kh_http_local_cleanup(&l);
 	return resp.status;
+}
+
+static unsigned call(struct env *e, const char *method, const char *target, const char *body,
+                     struct kh_json **out_doc)
+{
+	return call_typed(e, method, target, "application/json", body, out_doc);
 }
 
 /* A public key as it goes into a JSON string (newlines escaped). */
@@ -203,9 +210,43 @@ static void a_refused_custodian_key_leaves_the_store_to_initialise(void **state)
 	assert_int_equal(call(e, "POST", "/v1/sys/init", body, NULL), 409);
 }
 
+/* Found by fuzz/fuzz_api.c: "APPLICATION/JSON" and "application/json ; charset=utf-8" were
+ * answered 415, though RFC 9110 8.3.1 makes them the same media type as "application/json". */
+static void json_media_types_are_compared_as_rfc_9110_says(void **state)
+{
+	struct env *e = *state;
+	static const char *const json[] = {
+	    "application/json",
+	    "APPLICATION/JSON",
+	    "Application/Json; charset=utf-8",
+	    "application/json ; charset=UTF-8",
+	    "application/json\t;charset=utf-8",
+	    "application/json;",
+	};
+	static const char *const other[] = {
+	    "",
+	    "text/plain",
+	    "application/jsonx",
+	    "application/json-seq",
+	    "application/json x",
+	    "application/jso",
+	    "json",
+	};
+	for (size_t i = 0; i < sizeof(json) / sizeof(json[0]); i++)
+		if (call_typed(e, "POST", "/v1/sys/unseal", json[i], "{\"reset\":true}", NULL) !=
+		    200)
+			fail_msg("refused: %s", json[i]);
+	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++)
+		if (call_typed(e, "POST", "/v1/sys/unseal", other[i], "{\"reset\":true}", NULL) !=
+		    415)
+			fail_msg("accepted: %s", other[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(json_media_types_are_compared_as_rfc_9110_says, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(a_refused_custodian_key_leaves_the_store_to_initialise,
 	                                    setup, teardown),
 	};
