@@ -60,8 +60,17 @@
  *   - no answer contains a known token, and none contains the unseal share (raw or Base64)
  *     unless the input itself put it in a request; webhook answers never have a "secret";
  *   - a ciphertext from encrypt, data-key or re-encrypt decrypts (through keys/, with the
- *     request's context) to the request's plaintext, the data key or the old ciphertext's
- *     plaintext; a signature or MAC from sign or mac verifies;
+ *     request's context) to the request's plaintext, the data key (of the bits asked for) or
+ *     the old ciphertext's plaintext; a signature or MAC from sign or mac verifies; random
+ *     bytes are as many as asked for;
+ *   - the life cycle of the known keys (API.md "Lifecycle rules"): a key route answers 2xx only
+ *     in a state that allows it (crypto only when enabled, cancel and DELETE only pending
+ *     deletion, nothing changes a deleted key), and every key object shows the state the
+ *     answers so far gave the key (cancel leaves it disabled); rotation adds a version, the
+ *     current one is never disabled, and only it encrypts, signs and MACs ("kh:v<n>:");
+ *   - lists hold only what the caller may see: keys of its key store (the user's: those it
+ *     holds a role on), grants to accounts of the key's store, audit records of its key store
+ *     (the operator's: the system's);
  *   - an answer with a secret at the top (plaintext, token, random bytes, shares, or batch
  *     plaintexts) is in a KH_BUF_SECURE body;
  *   - nothing is logged at error level (a storage or internal failure, even one the answer
@@ -94,10 +103,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 	} while (0)
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-#define MAX_REQUESTS 8u
+#define MAX_REQUESTS 10u
 #define RESPONSE_BODY_MAX ((size_t)16 * 1024 * 1024) /* the server's (server.c) */
 #define START_NS (INT64_C(1800000000) * KH_NS_PER_SEC)
-#define RATE_BURST 6u /* requests per caller and input before 429 */
+#define RATE_BURST 8u /* requests per caller and input before 429 */
 #define SUBST_MAX ((size_t)512 * 1024)
 
 static const char *current_path = "";
@@ -320,6 +329,7 @@ static struct {
 	struct kh_principal who[TOKEN_HOLDERS];
 	int64_t keystores[2];
 	char tags[KEY_COUNT][KH_KEY_TAG_LEN + 1];
+	uint32_t versions[KEY_COUNT]; /* current versions after the set-up */
 	struct known knowns[40];
 	size_t known_count;
 	struct subst substs[32];
@@ -516,6 +526,7 @@ static void make_keys(void)
 		    &E.who[HOLDER(k == KEY_OTHER ? WHO_OTHER : WHO_MANAGER)];
 		SETUP(kh_keys_create(E.keys, by, &req, &info));
 		memcpy(E.tags[k], info.tag, sizeof(E.tags[k]));
+		E.versions[k] = info.current_version;
 		known_add(K_TAG, (int)k, info.tag);
 		subst_text(tag_substs[k], info.tag);
 		if (key_defs[k].user_role != 0)
@@ -535,6 +546,7 @@ static void make_outputs(void)
 	struct kh_key_info info;
 	SETUP(kh_keys_encrypt(E.keys, mgr, E.tags[KEY_AES], msg, KH_SLICE_EMPTY, subst_new("ct")));
 	SETUP(kh_keys_rotate(E.keys, mgr, E.tags[KEY_AES], &info));
+	E.versions[KEY_AES] = info.current_version;
 	SETUP(kh_keys_encrypt(E.keys, mgr, E.tags[KEY_AES], msg, KH_SLICE_EMPTY, subst_new("ct2")));
 	SETUP(kh_keys_encrypt(E.keys, mgr, E.tags[KEY_AES], msg, ctx, subst_new("ctx-ct")));
 	SETUP(kh_keys_encrypt(E.keys, mgr, E.tags[KEY_RSA], msg, KH_SLICE_EMPTY,
@@ -719,12 +731,22 @@ static struct kh_slice take_short(struct cursor *c)
 	return take_bytes(c, take_byte(c));
 }
 
+/* A known key's life cycle (API.md "Lifecycle rules"), as bits so a set of them is a mask. */
+enum life {
+	LIFE_ENABLED = 1u << 0,
+	LIFE_DISABLED = 1u << 1,
+	LIFE_PENDING = 1u << 2,
+	LIFE_DELETED = 1u << 3,
+};
+
 /* What one input has done so far that the checks must know. */
 struct state {
-	bool blank;          /* started from a store never initialised */
-	bool share_used;     /* a request carried the unseal share */
-	bool grants_added;   /* the user may hold roles key_defs[] does not give it */
-	bool tokens_unknown; /* a token may have been revoked */
+	unsigned life[KEY_COUNT];    /* each known key's state, as the answers so far make it */
+	uint32_t version[KEY_COUNT]; /* and its current version */
+	bool blank;                  /* started from a store never initialised */
+	bool share_used;             /* a request carried the unseal share */
+	bool grants_added;           /* the user may hold roles key_defs[] does not give it */
+	bool tokens_unknown;         /* a token may have been revoked */
 };
 
 /* The substitution named at in[i] ("${name}"), or NULL. */
@@ -1229,8 +1251,13 @@ static void round_trip_data_key(const struct round_trip *rt)
 	struct kh_buf key;
 	if (member(rt->resp, "plaintext") == NULL)
 		return;
+	int64_t bits = 256;
+	kh_rc rc = rt->req != NULL ? kh_json_get_int(rt->req, "bits", 0, INT64_MAX, &bits)
+	                           : KH_ERR_NOT_FOUND;
+	CHECK(rc == KH_OK || rc == KH_ERR_NOT_FOUND);
 	kh_buf_init(&key, KH_LIMIT_DATA_KEY_BITS_MAX / 8, KH_BUF_SECURE);
 	CHECK(kh_json_get_base64(rt->resp, "plaintext", &key) == KH_OK);
+	CHECK(key.len * 8 == (size_t)bits);
 	check_decrypts(rt, text_of(rt->resp, "ciphertext"), &key, KH_SLICE_EMPTY);
 	kh_buf_cleanup(&key);
 }
@@ -1251,6 +1278,209 @@ static void round_trip_sign(const struct round_trip *rt, bool mac)
 		                     text_of(rt->resp, "signature"), &valid) == KH_OK);
 	CHECK(valid);
 	kh_buf_cleanup(&msg);
+}
+
+/* What each key route needs of the key's state, and what it leaves (0: the same). */
+static const struct {
+	const char *route;
+	unsigned before;
+	unsigned after;
+} life_rules[] = {
+    {"POST /v1/keys/{}/disable", LIFE_ENABLED | LIFE_DISABLED, LIFE_DISABLED},
+    {"POST /v1/keys/{}/enable", LIFE_ENABLED | LIFE_DISABLED, LIFE_ENABLED},
+    {"POST /v1/keys/{}/schedule-deletion", LIFE_ENABLED | LIFE_DISABLED, LIFE_PENDING},
+    /* Cancelling leaves the key disabled; DELETE during the wait destroys at once. */
+    {"POST /v1/keys/{}/cancel-deletion", LIFE_PENDING, LIFE_DISABLED},
+    {"DELETE /v1/keys/{}", LIFE_PENDING, LIFE_DELETED},
+    /* Only enabled keys serve crypto operations. */
+    {"POST /v1/keys/{}/encrypt", LIFE_ENABLED, 0},
+    {"POST /v1/keys/{}/decrypt", LIFE_ENABLED, 0},
+    {"POST /v1/keys/{}/data-key", LIFE_ENABLED, 0},
+    {"POST /v1/keys/{}/reencrypt", LIFE_ENABLED, 0},
+    {"POST /v1/keys/{}/sign", LIFE_ENABLED, 0},
+    {"POST /v1/keys/{}/verify", LIFE_ENABLED, 0},
+    {"POST /v1/keys/{}/mac", LIFE_ENABLED, 0},
+    {"POST /v1/keys/{}/verify-mac", LIFE_ENABLED, 0},
+    /* A deleted key changes no more. */
+    {"PATCH /v1/keys/{}", LIFE_ENABLED | LIFE_DISABLED | LIFE_PENDING, 0},
+    {"POST /v1/keys/{}/rotate", LIFE_ENABLED | LIFE_DISABLED | LIFE_PENDING, 0},
+    {"POST /v1/keys/{}/versions/{}/disable", LIFE_ENABLED | LIFE_DISABLED | LIFE_PENDING, 0},
+    {"POST /v1/keys/{}/versions/{}/enable", LIFE_ENABLED | LIFE_DISABLED | LIFE_PENDING, 0},
+    {"POST /v1/keys/{}/grants", LIFE_ENABLED | LIFE_DISABLED | LIFE_PENDING, 0},
+};
+
+static const char *life_name(unsigned life)
+{
+	switch (life) {
+	case LIFE_ENABLED:
+		return "enabled";
+	case LIFE_DISABLED:
+		return "disabled";
+	case LIFE_PENDING:
+		return "pending-deletion";
+	default:
+		return "deleted";
+	}
+}
+
+/* A key object of a known key shows the state the answers so far gave it. */
+static void check_key_object(const struct state *st, const struct kh_json *obj)
+{
+	struct kh_slice tag, state;
+	char text[KH_KEY_TAG_LEN + 1];
+	const struct known *k;
+	int64_t version = 0;
+	if (kh_json_get_string(obj, "tag", &tag) != KH_OK || tag.len > KH_KEY_TAG_LEN ||
+	    kh_json_get_string(obj, "state", &state) != KH_OK)
+		return;
+	snprintf(text, sizeof(text), "%.*s", (int)tag.len, (const char *)tag.ptr);
+	if ((k = find_known(K_TAG, text)) == NULL)
+		return;
+	CHECK(kh_slice_eq(state, kh_slice_from_cstr(life_name(st->life[k->owner]))));
+	CHECK(kh_json_get_int(obj, "current_version", 1, UINT32_MAX, &version) == KH_OK);
+	CHECK(version == st->version[k->owner]);
+}
+
+/* After a rotation only the newest version encrypts and signs: what encrypt, data-key,
+ * re-encrypt, sign and mac return (batch items too) is "kh:v<current>:...". */
+static void check_output_version(const struct kh_json *obj, uint32_t version)
+{
+	static const char *const names[] = {"ciphertext", "signature", "mac"};
+	const struct kh_json *batch = member(obj, "batch");
+	char prefix[24];
+	size_t count = 0;
+	snprintf(prefix, sizeof(prefix), "kh:v%u:", version);
+	for (size_t i = 0; i < COUNT(names); i++) {
+		struct kh_slice text;
+		if (kh_json_get_string(obj, names[i], &text) == KH_OK)
+			CHECK(text.len > strlen(prefix) &&
+			      memcmp(text.ptr, prefix, strlen(prefix)) == 0);
+	}
+	if (batch != NULL && kh_json_as_array(batch, &count) == KH_OK)
+		for (size_t i = 0; i < count; i++)
+			check_output_version(kh_json_array_at(batch, i), version);
+}
+
+/* Versions: rotation adds one, the current one is never disabled, the list has them all. */
+static void check_versions(const struct exchange *x, struct state *st, size_t key,
+                           const char *route, const struct kh_json *doc)
+{
+	char current[16];
+	size_t count = 0;
+	snprintf(current, sizeof(current), "%u", st->version[key]);
+	if (strcmp(route, "POST /v1/keys/{}/rotate") == 0)
+		st->version[key]++;
+	if (strcmp(route, "POST /v1/keys/{}/versions/{}/disable") == 0)
+		CHECK(strcmp(x->params[1], current) != 0);
+	if (strcmp(route, "GET /v1/keys/{}/versions") == 0) {
+		CHECK(kh_json_as_array(member(doc, "versions"), &count) == KH_OK);
+		CHECK(count == st->version[key]);
+	}
+	if (strstr(route, "/verify") == NULL && strstr(route, "/decrypt") == NULL)
+		check_output_version(doc, st->version[key]);
+}
+
+/* A key route that says yes was allowed by the key's state, and moves it as API.md says. */
+static void check_lifecycle(const struct exchange *x, struct state *st)
+{
+	const struct known *k;
+	struct kh_json *doc = NULL;
+	char name[96], err[128];
+	if (!is_2xx(x->resp->status) || x->match == NULL || (x->match->flags & R_KEY) == 0 ||
+	    st->blank || (k = find_known(K_TAG, x->params[0])) == NULL)
+		return;
+	snprintf(name, sizeof(name), "%s %s", x->match->method, x->match->pattern);
+	for (size_t i = 0; i < COUNT(life_rules); i++) {
+		if (strcmp(name, life_rules[i].route) != 0)
+			continue;
+		CHECK((st->life[k->owner] & life_rules[i].before) != 0);
+		if (life_rules[i].after != 0)
+			st->life[k->owner] = life_rules[i].after;
+	}
+	CHECK(kh_json_parse_object(kh_buf_slice(&x->resp->body), &doc, err, sizeof(err)) == KH_OK);
+	check_versions(x, st, (size_t)k->owner, name, doc);
+	check_key_object(st, doc);
+	kh_json_free(&doc);
+}
+
+/* Lists hold only what the caller may see: keys of its own key store (for the user, only
+ * those it holds a role on, until the input adds a grant), grants to accounts of the key's
+ * store, audit records of its own key store (the operator: the system's). */
+static void check_list_items(const struct exchange *x, const struct kh_json *items,
+                             const char *kind)
+{
+	size_t count = 0;
+	CHECK(kh_json_as_array(items, &count) == KH_OK);
+	for (size_t i = 0; i < count; i++) {
+		const struct kh_json *item = kh_json_array_at(items, i);
+		const struct known *k;
+		struct kh_slice tag;
+		int64_t id = 0;
+		char text[24];
+		if (strcmp(kind, "keys") == 0) {
+			CHECK(kh_json_get_string(item, "tag", &tag) == KH_OK);
+			snprintf(text, sizeof(text), "%.*s", (int)tag.len, (const char *)tag.ptr);
+			if ((k = find_known(K_TAG, text)) == NULL)
+				continue;
+			CHECK(keystore_of(x->who) == (k->owner == KEY_OTHER ? 1 : 0));
+			CHECK(x->who != WHO_USER || x->st->grants_added ||
+			      key_defs[k->owner].user_role != 0);
+			check_key_object(x->st, item);
+		} else if (strcmp(kind, "records") == 0) {
+			CHECK(kh_json_get_int(item, "keystore", 0, INT64_MAX, &id) == KH_OK);
+			CHECK(id ==
+			      (x->who == WHO_OPERATOR ? 0 : E.keystores[keystore_of(x->who)]));
+		} else {
+			CHECK(kh_json_get_int(item, "account", 1, INT64_MAX, &id) == KH_OK);
+			snprintf(text, sizeof(text), "%lld", (long long)id);
+			const struct known *tag_of = find_known(K_TAG, x->params[0]);
+			if ((k = find_known(K_ACCOUNT, text)) != NULL && tag_of != NULL)
+				CHECK(keystore_of(k->owner) ==
+				      (tag_of->owner == KEY_OTHER ? 1 : 0));
+		}
+	}
+}
+
+static void check_lists(const struct exchange *x)
+{
+	static const char *const lists[][2] = {
+	    {"GET /v1/keys", "keys"},
+	    {"GET /v1/audit", "records"},
+	    {"GET /v1/keys/{}/grants", "grants"},
+	};
+	struct kh_json *doc = NULL;
+	char err[128], name[64];
+	if (!is_2xx(x->resp->status) || x->match == NULL)
+		return;
+	snprintf(name, sizeof(name), "%s %s", x->match->method, x->match->pattern);
+	for (size_t i = 0; i < COUNT(lists); i++) {
+		if (strcmp(name, lists[i][0]) != 0)
+			continue;
+		CHECK(kh_json_parse_object(kh_buf_slice(&x->resp->body), &doc, err, sizeof(err)) ==
+		      KH_OK);
+		CHECK(member(doc, lists[i][1]) != NULL);
+		check_list_items(x, member(doc, lists[i][1]), lists[i][1]);
+		kh_json_free(&doc);
+	}
+}
+
+static void check_random(const struct exchange *x)
+{
+	struct kh_json *req = NULL, *resp = NULL;
+	struct kh_buf got;
+	int64_t n = 0;
+	char err[128];
+	if (!is_2xx(x->resp->status) || x->match == NULL ||
+	    strcmp(x->match->pattern, "/v1/random") != 0)
+		return;
+	CHECK(kh_json_parse_object(x->req->body, &req, err, sizeof(err)) == KH_OK);
+	CHECK(kh_json_parse_object(kh_buf_slice(&x->resp->body), &resp, err, sizeof(err)) == KH_OK);
+	CHECK(kh_json_get_int(req, "bytes", 1, KH_LIMIT_RANDOM_BYTES, &n) == KH_OK);
+	kh_buf_init(&got, KH_LIMIT_RANDOM_BYTES, KH_BUF_SECURE);
+	CHECK(kh_json_get_base64(resp, "random", &got) == KH_OK && got.len == (size_t)n);
+	kh_buf_cleanup(&got);
+	kh_json_free(&req);
+	kh_json_free(&resp);
 }
 
 static void check_round_trip(const struct exchange *x)
@@ -1351,6 +1581,9 @@ static void send_request(struct request *rq, struct state *st, unsigned n)
 	check_foreign(&x);
 	check_secrets(&x);
 	check_round_trip(&x);
+	check_random(&x);
+	check_lists(&x);
+	check_lifecycle(&x, st);
 	check_log();
 	if (is_2xx(resp.status) && x.match != NULL && (x.match->flags & R_GRANT_ADD) != 0)
 		st->grants_added = true;
@@ -1416,10 +1649,14 @@ static void check_table(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct cursor in = {data, size};
-	struct state st = {false, false, false, false};
+	struct state st = {.life = {0}};
 	if (!E.ready) {
 		check_table();
 		engine_setup();
+	}
+	for (size_t k = 0; k < KEY_COUNT; k++) {
+		st.life[k] = LIFE_ENABLED;
+		st.version[k] = E.versions[k];
 	}
 	st.blank = take_byte(&in) == 'U';
 	engine_reset(st.blank);
