@@ -83,6 +83,15 @@ static kh_rc health(struct kh_api_call *c)
 
 /* ---- init ---- */
 
+/* n shares of which k open (kh_barrier_init's rule), for init and rekey alike. */
+static kh_rc shares_shape(struct kh_api_call *c, int64_t n, int64_t k)
+{
+	if (k > n || (k == 1 && n > 1))
+		return kh_api_fail(c, KH_ERR_BAD_INPUT,
+		                   "threshold must be 2..shares, or 1 with a single share");
+	return KH_OK;
+}
+
 /*
  * The custodians' public keys, one per share, each able to encrypt (RSA or SM2). They are all
  * read before the barrier is initialised: a share that could not be handed out would leave a
@@ -202,9 +211,7 @@ static kh_rc init(struct kh_api_call *c)
 	size_t key_count = 0;
 	KH_GUARD(kh_api_opt_int(c, "shares", 1, KH_LIMIT_SHARES_MAX, &n, &have));
 	KH_GUARD(kh_api_opt_int(c, "threshold", 1, KH_LIMIT_SHARES_MAX, &k, &have));
-	if (k > n || (k == 1 && n > 1))
-		return kh_api_fail(c, KH_ERR_BAD_INPUT,
-		                   "threshold must be 2..shares, or 1 with a single share");
+	KH_GUARD(shares_shape(c, n, k));
 	kh_rc rc = c->body != NULL ? kh_json_get_array(c->body, "custodian_keys", &keys, &key_count)
 	                           : KH_ERR_NOT_FOUND;
 	if (rc == KH_ERR_NOT_FOUND)
@@ -282,7 +289,9 @@ static kh_rc old_shares_decode(struct kh_api_call *c, struct kh_buf *bufs, struc
 		return kh_api_fail(c, KH_ERR_BAD_INPUT, "\"old_shares\" must list the shares");
 	for (size_t i = 0; i < n; i++) {
 		struct kh_slice text;
-		KH_GUARD(kh_json_as_string(kh_json_array_at(arr, i), &text));
+		if (kh_json_as_string(kh_json_array_at(arr, i), &text) != KH_OK)
+			return kh_api_fail(c, KH_ERR_BAD_INPUT,
+			                   "\"old_shares\" must list the shares");
 		if (kh_base64_decode(text, &bufs[i]) != KH_OK)
 			return kh_api_fail(c, KH_ERR_BAD_SHARE, "an old share is not Base64");
 		out[i] = kh_buf_slice(&bufs[i]);
@@ -302,14 +311,16 @@ static kh_rc rekey(struct kh_api_call *c)
 	KH_GUARD(operator_only(c, "sys.rekey"));
 	KH_GUARD(kh_api_opt_int(c, "shares", 1, KH_LIMIT_SHARES_MAX, &n, &have));
 	KH_GUARD(kh_api_opt_int(c, "threshold", 1, KH_LIMIT_SHARES_MAX, &k, &have));
+	KH_GUARD(shares_shape(c, n, k));
 	for (size_t i = 0; i < KH_LIMIT_SHARES_MAX; i++)
 		kh_buf_init(&bufs[i], SHARE_TEXT_MAX, KH_BUF_SECURE);
 	kh_rc rc = old_shares_decode(c, bufs, old, &count);
-	if (rc == KH_OK)
+	if (rc == KH_OK) {
 		rc =
 		    kh_barrier_rekey(c->api->barrier, old, count, (unsigned)n, (unsigned)k, &fresh);
-	if (rc == KH_ERR_BAD_SHARE)
-		rc = kh_api_fail(c, rc, "the old shares do not open the keyring");
+		if (rc == KH_ERR_BAD_SHARE)
+			rc = kh_api_fail(c, rc, "the old shares do not open the keyring");
+	}
 	if (rc == KH_OK)
 		rc = kh_api_secure_body(c);
 	if (rc == KH_OK) {

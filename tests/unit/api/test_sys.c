@@ -4,7 +4,8 @@
  * requests made by kh_http_local_init: init with custodian keys hands out shares only those
  * keys open, which unseal the store; init refused for a custodian key that cannot encrypt (or
  * is no key at all) leaves the store uninitialised, to be initialised again; a JSON body is
- * taken under every spelling of its media type and refused under others.
+ * taken under every spelling of its media type and refused under others; rekey names what is
+ * wrong with its input.
  */
 #include "kh_test.h"
 
@@ -82,18 +83,21 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Sends a request with its body as content_type and returns its status; the answer's body is
- * parsed into *out_doc when out_doc is not NULL. */
-static unsigned call_typed(struct env *e, const char *method, const char *target,
-                           const char *content_type, const char *body, struct kh_json **out_doc)
+/* Sends a request with its body as content_type (and the bearer token, when not NULL) and
+ * returns its status; the answer's body is parsed into *out_doc when out_doc is not NULL. */
+static unsigned call_as(struct env *e, const char *token, const char *method, const char *target,
+                        const char *content_type, const char *body, struct kh_json **out_doc)
 {
-	const struct kh_http_kv headers[] = {{"Content-Type", content_type}};
+	char auth[128];
+	const struct kh_http_kv headers[] = {{"Content-Type", content_type},
+	                                     {"Authorization", auth}};
 	struct kh_http_local l;
 	struct kh_http_response resp;
 	char err[128];
+	snprintf(auth, sizeof(auth), "Bearer %s", token != NULL ? token : "");
 	memset(&resp, 0, sizeof(resp));
-	assert_int_equal(kh_http_local_init(&l, method, kh_slice_from_cstr(target), headers, 1,
-	                                    kh_slice_from_cstr(body)),
+	assert_int_equal(kh_http_local_init(&l, method, kh_slice_from_cstr(target), headers,
+	                                    token != NULL ? 2 : 1, kh_slice_from_cstr(body)),
 	                 KH_OK);
 	kh_buf_init(&resp.body, 1u << 20, KH_BUF_PLAIN);
 	kh_api_handle(e->api, &l.req, &resp);
@@ -106,10 +110,31 @@ static unsigned call_typed(struct env *e, const char *method, const char *target
 	return resp.status;
 }
 
+static unsigned call_typed(struct env *e, const char *method, const char *target,
+                           const char *content_type, const char *body, struct kh_json **out_doc)
+{
+	return call_as(e, NULL, method, target, content_type, body, out_doc);
+}
+
 static unsigned call(struct env *e, const char *method, const char *target, const char *body,
                      struct kh_json **out_doc)
 {
 	return call_typed(e, method, target, "application/json", body, out_doc);
+}
+
+/* The error message of an answer. */
+static void assert_message(struct kh_json *doc, const char *want)
+{
+	struct kh_slice got;
+	const struct kh_json *err = NULL;
+	void *cursor = NULL;
+	struct kh_slice name;
+	assert_true(kh_json_object_next(doc, &cursor, &name, &err));
+	assert_int_equal(kh_json_get_string(err, "message", &got), KH_OK);
+	if (!kh_slice_eq(got, kh_slice_from_cstr(want)))
+		fail_msg("message \"%.*s\", want \"%s\"", (int)got.len, (const char *)got.ptr,
+		         want);
+	kh_json_free(&doc);
 }
 
 /* A public key as it goes into a JSON string (newlines escaped). */
@@ -242,9 +267,63 @@ static void json_media_types_are_compared_as_rfc_9110_says(void **state)
 			fail_msg("accepted: %s", other[i]);
 }
 
+/* Initialises with one share, unseals, and keeps the share and the operator's token. */
+static void init_one_share(struct env *e, char *share, size_t share_len, char *token,
+                           size_t token_len)
+{
+	struct kh_json *doc = NULL;
+	const struct kh_json *shares = NULL;
+	struct kh_slice s, t;
+	size_t count = 0;
+	char body[256];
+	assert_int_equal(call(e, "POST", "/v1/sys/init", "{\"shares\":1,\"threshold\":1}", &doc),
+	                 200);
+	assert_int_equal(kh_json_get_array(doc, "shares", &shares, &count), KH_OK);
+	assert_int_equal(kh_json_as_string(kh_json_array_at(shares, 0), &s), KH_OK);
+	assert_int_equal(kh_json_get_string(doc, "operator_token", &t), KH_OK);
+	assert_true(s.len < share_len && t.len < token_len);
+	snprintf(share, share_len, "%.*s", (int)s.len, (const char *)s.ptr);
+	snprintf(token, token_len, "%.*s", (int)t.len, (const char *)t.ptr);
+	kh_json_free(&doc);
+	snprintf(body, sizeof(body), "{\"share\":\"%s\"}", share);
+	assert_int_equal(call(e, "POST", "/v1/sys/unseal", body, NULL), 200);
+}
+
+/* Seen in the answers of fuzz/fuzz_api.c: an old share that was not Base64 was reported as one that
+ * does not open the keyring, a share that was not a string as "invalid input", and a threshold
+ * above the shares only after the old shares had opened the keyring. */
+static void rekey_says_what_is_wrong(void **state)
+{
+	struct env *e = *state;
+	struct kh_json *doc = NULL;
+	char share[256], token[128], body[512];
+	const char *json = "application/json";
+	init_one_share(e, share, sizeof(share), token, sizeof(token));
+	assert_int_equal(
+	    call_as(e, token, "POST", "/v1/sys/rekey", json, "{\"old_shares\":[\"@@\"]}", &doc),
+	    400);
+	assert_message(doc, "an old share is not Base64");
+	assert_int_equal(
+	    call_as(e, token, "POST", "/v1/sys/rekey", json, "{\"old_shares\":[1]}", &doc), 400);
+	assert_message(doc, "\"old_shares\" must list the shares");
+	snprintf(body, sizeof(body), "{\"shares\":1,\"threshold\":2,\"old_shares\":[\"%s\"]}",
+	         share);
+	assert_int_equal(call_as(e, token, "POST", "/v1/sys/rekey", json, body, &doc), 400);
+	assert_message(doc, "threshold must be 2..shares, or 1 with a single share");
+	assert_int_equal(call_as(e, token, "POST", "/v1/sys/rekey", json,
+	                         "{\"old_shares\":[\"AQIBAAAA\"]}", &doc),
+	                 400);
+	assert_message(doc, "the old shares do not open the keyring");
+	/* The share still works: nothing was changed. */
+	snprintf(body, sizeof(body), "{\"shares\":3,\"threshold\":2,\"old_shares\":[\"%s\"]}",
+	         share);
+	assert_int_equal(call_as(e, token, "POST", "/v1/sys/rekey", json, body, NULL), 200);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(rekey_says_what_is_wrong, setup, teardown),
 	    cmocka_unit_test_setup_teardown(json_media_types_are_compared_as_rfc_9110_says, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(a_refused_custodian_key_leaves_the_store_to_initialise,
