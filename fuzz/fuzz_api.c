@@ -65,7 +65,8 @@
  *     bytes are as many as asked for;
  *   - the life cycle of the known keys (API.md "Lifecycle rules"): a key route answers 2xx only
  *     in a state that allows it (crypto only when enabled, cancel and DELETE only pending
- *     deletion, nothing changes a deleted key), and every key object shows the state the
+ *     deletion, nothing changes a deleted key, a deletion confirmed by another key's name is
+ *     refused), and every key object shows the state the
  *     answers so far gave the key (cancel leaves it disabled); rotation adds a version, the
  *     current one is never disabled, and only it encrypts, signs and MACs ("kh:v<n>:");
  *   - lists hold only what the caller may see: keys of its key store (the user's: those it
@@ -1380,6 +1381,21 @@ static void check_versions(const struct exchange *x, struct state *st, size_t ke
 		check_output_version(doc, st->version[key]);
 }
 
+/* A deletion goes ahead only with no confirm_name or the key's own name (one given for another
+ * key is a mistake to refuse). */
+static void check_confirm_name(const struct exchange *x, const char *name)
+{
+	struct kh_json *req = NULL;
+	struct kh_slice confirm;
+	char err[128];
+	if (x->req->body.len == 0)
+		return;
+	CHECK(kh_json_parse_object(x->req->body, &req, err, sizeof(err)) == KH_OK);
+	if (kh_json_get_string(req, "confirm_name", &confirm) == KH_OK)
+		CHECK(kh_slice_eq(confirm, kh_slice_from_cstr(name)));
+	kh_json_free(&req);
+}
+
 /* A key route that says yes was allowed by the key's state, and moves it as API.md says. */
 static void check_lifecycle(const struct exchange *x, struct state *st)
 {
@@ -1397,6 +1413,8 @@ static void check_lifecycle(const struct exchange *x, struct state *st)
 		if (life_rules[i].after != 0)
 			st->life[k->owner] = life_rules[i].after;
 	}
+	if (strcmp(name, "POST /v1/keys/{}/schedule-deletion") == 0)
+		check_confirm_name(x, key_defs[k->owner].name);
 	CHECK(kh_json_parse_object(kh_buf_slice(&x->resp->body), &doc, err, sizeof(err)) == KH_OK);
 	check_versions(x, st, (size_t)k->owner, name, doc);
 	check_key_object(st, doc);

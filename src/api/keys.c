@@ -248,7 +248,8 @@ static kh_rc key_schedule_deletion(struct kh_api_call *c)
 	                                     have ? confirm : NULL, &key);
 	if (rc == KH_ERR_BAD_INPUT)
 		return kh_api_fail(c, rc,
-		                   "the key has grants: \"confirm_name\" must equal its name");
+		                   "\"confirm_name\" must equal the key's name (required when the "
+		                   "key has grants)");
 	KH_GUARD(kh_api_key_error(c, rc));
 	write_key_answer(c, &key);
 	return KH_OK;

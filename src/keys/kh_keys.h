@@ -197,8 +197,8 @@ KH_MUST_CHECK kh_rc kh_keys_disable(struct kh_keys *k, const struct kh_principal
                                     const char *tag, struct kh_key_info *out);
 KH_MUST_CHECK kh_rc kh_keys_enable(struct kh_keys *k, const struct kh_principal *p, const char *tag,
                                    struct kh_key_info *out);
-/* confirm_name: required, and must equal the key's name, when the key has any grant
- * (KH_ERR_BAD_INPUT otherwise). */
+/* confirm_name: required when the key has any grant, and when given it must equal the key's
+ * name (KH_ERR_BAD_INPUT otherwise). */
 KH_MUST_CHECK kh_rc kh_keys_schedule_deletion(struct kh_keys *k, const struct kh_principal *p,
                                               const char *tag, const char *confirm_name,
                                               struct kh_key_info *out);

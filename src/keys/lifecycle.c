@@ -553,8 +553,10 @@ static kh_rc schedule_deletion_apply(struct kh_keys_change *c, struct kh_store_t
 	KH_ENSURE(key->state != KH_KEY_DELETED, KH_ERR_CONFLICT);
 	KH_ENSURE(key->state != KH_KEY_PENDING_DELETION, KH_ERR_KEY_PENDING_DELETION);
 	KH_GUARD(grant_count(tx, key->id, &grants));
-	/* Others depend on a key with grants: deleting it must be confirmed by its name. */
-	if (grants > 0)
+	/* Others depend on a key with grants: deleting it must be confirmed by its name. A name
+	 * given for a key without grants must be its name too: it may have been meant for
+	 * another key. */
+	if (grants > 0 || confirm != NULL)
 		KH_ENSURE(confirm != NULL && kh_slice_eq(kh_slice_from_cstr(confirm),
 		                                         kh_slice_from_cstr(key->name)),
 		          KH_ERR_BAD_INPUT);
