@@ -56,7 +56,7 @@
  *     to it, its key store's managers and the operator; until a grant is added in the input, the
  *     user only gets 2xx for what its role on the key allows; the other key store's keys,
  *     accounts and tokens never answer an account 403 (which would tell them from unknown
- *     ones);
+ *     ones), nor do keys the user holds no role on;
  *   - no answer contains a known token, and none contains the unseal share (raw or Base64)
  *     unless the input itself put it in a request; webhook answers never have a "secret";
  *   - a ciphertext from encrypt, data-key or re-encrypt decrypts (through keys/, with the
@@ -111,10 +111,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define SUBST_MAX ((size_t)512 * 1024)
 
 static const char *current_path = "";
+static void remove_files(void);
 
 static void fail(int line, const char *what)
 {
 	fprintf(stderr, "fuzz_api: line %d: %s (path %s)\n", line, what, current_path);
+	remove_files();
 	abort();
 }
 
@@ -628,14 +630,22 @@ static void write_file(const char *path, struct kh_slice bytes)
 	close(fd);
 }
 
-static void engine_cleanup(void)
+/* The temporary directory, also when a check fails (the store is left open then). */
+static void remove_files(void)
 {
-	if (E.api != NULL)
-		layers_close();
+	if (E.dir[0] == '\0')
+		return;
 	unlink(E.db);
 	unlink(E.wal);
 	unlink(E.shm);
 	rmdir(E.dir);
+}
+
+static void engine_cleanup(void)
+{
+	if (E.api != NULL)
+		layers_close();
+	remove_files();
 	kh_buf_cleanup(&E.blank);
 	kh_buf_cleanup(&E.snapshot);
 	kh_buf_cleanup(&E.share);
@@ -1164,6 +1174,10 @@ static void check_foreign(const struct exchange *x)
 		ks = keystore_of(k->owner);
 	if (ks >= 0 && ks != keystore_of(x->who))
 		CHECK(x->resp->status != 403);
+	/* API.md: a key the user holds no role on answers 404, as if it did not exist. */
+	if ((x->match->flags & R_KEY) != 0 && k != NULL && x->who == WHO_USER && !x->st->blank &&
+	    !x->st->grants_added && key_defs[k->owner].user_role == 0)
+		CHECK(x->resp->status != 403 && !is_2xx(x->resp->status));
 }
 
 /* API.md "Who may do what", for answers that say yes. */
