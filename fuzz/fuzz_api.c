@@ -58,7 +58,8 @@
  *     accounts and tokens never answer an account 403 (which would tell them from unknown
  *     ones), nor do keys the user holds no role on;
  *   - no answer contains a known token, and none contains the unseal share (raw or Base64)
- *     unless the input itself put it in a request; webhook answers never have a "secret";
+ *     unless the input itself put it in a request; webhook answers never have a "secret",
+ *     and a webhook set over http:// goes to a loopback address;
  *   - a ciphertext from encrypt, data-key or re-encrypt decrypts (through keys/, with the
  *     request's context) to the request's plaintext, the data key (of the bits asked for) or
  *     the old ciphertext's plaintext; a signature or MAC from sign or mac verifies; random
@@ -81,6 +82,7 @@
  * fuzzed, with what API.md says of it, from the day it is added. FUZZ_API_TRACE=1 in the
  * environment prints each request with its answer.
  */
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1496,6 +1498,48 @@ static void check_lists(const struct exchange *x)
 	}
 }
 
+/* API.md: a webhook's URL is https://, or http:// to a loopback address. The host is read here
+ * as the classic inet_aton does (which takes "127.1" and "0x7f000001" as libcurl does); a host
+ * that is no address is a name, and DNS may send it anywhere. */
+static bool loopback_url(const char *url)
+{
+	char host[KH_LIMIT_WEBHOOK_URL_BYTES + 1];
+	struct in_addr a4;
+	struct in6_addr a6;
+	size_t n;
+	if (strncmp(url, "http://", 7) != 0)
+		return true;
+	n = strcspn(url + 7, "/?#");
+	snprintf(host, sizeof(host), "%.*s", (int)n, url + 7);
+	if (host[0] == '[') {
+		char *end = strchr(host, ']');
+		if (end == NULL)
+			return false;
+		*end = '\0';
+		return inet_pton(AF_INET6, host + 1, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+	}
+	if (strchr(host, ':') != NULL)
+		*strchr(host, ':') = '\0';
+	if (strcmp(host, "localhost") == 0)
+		return true;
+	return inet_aton(host, &a4) != 0 && (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+static void check_webhook_url(const struct exchange *x)
+{
+	struct kh_json *req = NULL;
+	struct kh_slice url;
+	char text[KH_LIMIT_WEBHOOK_URL_BYTES + 1], err[128];
+	if (!is_2xx(x->resp->status) || x->match == NULL || strcmp(x->match->method, "PUT") != 0 ||
+	    (x->match->flags & R_WEBHOOK) == 0)
+		return;
+	CHECK(kh_json_parse_object(x->req->body, &req, err, sizeof(err)) == KH_OK);
+	CHECK(kh_json_get_string(req, "url", &url) == KH_OK && url.len < sizeof(text));
+	snprintf(text, sizeof(text), "%.*s", (int)url.len, (const char *)url.ptr);
+	CHECK(loopback_url(text));
+	kh_json_free(&req);
+}
+
 static void check_random(const struct exchange *x)
 {
 	struct kh_json *req = NULL, *resp = NULL;
@@ -1614,6 +1658,7 @@ static void send_request(struct request *rq, struct state *st, unsigned n)
 	check_secrets(&x);
 	check_round_trip(&x);
 	check_random(&x);
+	check_webhook_url(&x);
 	check_lists(&x);
 	check_lifecycle(&x, st);
 	check_log();

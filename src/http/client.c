@@ -10,7 +10,9 @@
  * server's certificate, and are bounded by a total timeout; the response body is read and
  * dropped.
  */
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,22 +29,27 @@ kh_rc kh_http_client_init(void)
 	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? KH_OK : KH_ERR_INTERNAL;
 }
 
-/* 127.0.0.0/8 written as a dotted quad, [::1], or localhost (which libcurl resolves to
- * loopback itself, without asking DNS). */
+/*
+ * An address in 127.0.0.0/8 or ::1, or localhost (which libcurl resolves to loopback itself,
+ * without asking DNS). libcurl gives IPv4 hosts it understands as a dotted quad ("127.1" and
+ * "0x7f000001" become "127.0.0.1") and leaves anything else as a name to resolve, so the host
+ * must parse as an address itself: "127.999.0.1" is a name that DNS may send anywhere.
+ */
 static bool loopback_host(const char *host)
 {
-	if (strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0)
+	struct in_addr a4;
+	struct in6_addr a6;
+	char inner[INET6_ADDRSTRLEN + 1];
+	size_t n = strlen(host);
+	if (strcmp(host, "localhost") == 0)
 		return true;
-	if (strncmp(host, "127.", 4) != 0)
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (n < 3 || n - 2 >= sizeof(inner) || host[0] != '[' || host[n - 1] != ']')
 		return false;
-	unsigned dots = 0;
-	for (const char *p = host; *p != '\0'; p++) {
-		if (*p == '.')
-			dots++;
-		else if (*p < '0' || *p > '9')
-			return false;
-	}
-	return dots == 3;
+	memcpy(inner, host + 1, n - 2);
+	inner[n - 2] = '\0';
+	return inet_pton(AF_INET6, inner, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
 }
 
 static bool part_absent(CURLU *u, CURLUPart what)

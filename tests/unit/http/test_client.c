@@ -26,6 +26,12 @@ static void acceptable_urls(void **state)
 	    "http://127.1.2.3/hook",
 	    "http://[::1]:9000/",
 	    "http://localhost:9000/hook",
+	    /* loopback in the other spellings libcurl turns into an address */
+	    "http://127.1/hook",
+	    "http://0x7f000001/hook",
+	    "http://2130706433/hook",
+	    "http://127.0.0.01/hook",
+	    "http://[0:0:0:0:0:0:0:1]/hook",
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		if (kh_http_url_check(good[i]) != KH_OK)
@@ -44,6 +50,11 @@ static void unacceptable_urls(void **state)
 	    "http://hooks.example.com/x",     /* plain HTTP across a network */
 	    "http://10.0.0.1/x",              /* not loopback */
 	    "http://127.0.0.1.example.com/x", /* looks like loopback, is a name */
+	    /* Seen while fuzzing the API's webhooks: digits and three dots, but no address,
+	     * so a name that DNS resolves (and may send anywhere). */
+	    "http://127.999.0.1/x",
+	    "http://127.1.1.256/x",
+	    "http://128.0.0.1/x",
 	    "http://[::2]/x",
 	    "https://user:pass@hooks.example.com/x",
 	    "https://user@hooks.example.com/x",
