@@ -40,8 +40,8 @@
  * Checked on every response (abort() on a violation):
  *   - the status is one API.md documents: 200, 201, 204, 400, 401, 403, 404, 405, 409, 413,
  *     415, 429, or 503 while the barrier is sealed (501 from health before init); never 500
- *     (no storage can fail here), nor 415 for a JSON body; init that succeeds leaves the barrier
- * sealed, one that fails leaves it as it was;
+ *     (no storage can fail here), nor 415 for a JSON body; init that succeeds leaves the
+ *     barrier sealed, one that fails leaves it as it was;
  *   - a JSON answer parses with kh_json_parse_object; an error is exactly
  *     {"error":{"code","message","request_id"}} with the code of its status and this request's
  *     id, and Retry-After on 429 and 503; a 2xx has no "error" member; only GET /metrics
@@ -67,9 +67,9 @@
  *   - the life cycle of the known keys (API.md "Lifecycle rules"): a key route answers 2xx only
  *     in a state that allows it (crypto only when enabled, cancel and DELETE only pending
  *     deletion, nothing changes a deleted key, a deletion confirmed by another key's name is
- *     refused), and every key object shows the state the
- *     answers so far gave the key (cancel leaves it disabled); rotation adds a version, the
- *     current one is never disabled, and only it encrypts, signs and MACs ("kh:v<n>:");
+ *     refused), and every key object shows the state the answers so far gave the key (cancel
+ *     leaves it disabled); rotation adds a version, the current one is never disabled, and
+ *     only it encrypts, signs and MACs ("kh:v<n>:");
  *   - lists hold only what the caller may see: keys of its key store (the user's: those it
  *     holds a role on), grants to accounts of the key's store, audit records of its key store
  *     (the operator's: the system's);
@@ -84,7 +84,6 @@
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
