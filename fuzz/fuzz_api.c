@@ -925,8 +925,10 @@ static bool match_pattern(const char *pattern, const char *path, struct exchange
 
 static void find_match(struct exchange *x)
 {
+	/* HEAD is answered as GET (the server drops the body). */
+	const char *method = strcmp(x->req->method_name, "HEAD") == 0 ? "GET" : x->req->method_name;
 	for (size_t i = 0; i < ROUTE_COUNT; i++) {
-		if (strcmp(routes[i].method, x->req->method_name) == 0 &&
+		if (strcmp(routes[i].method, method) == 0 &&
 		    match_pattern(routes[i].pattern, x->req->path, x)) {
 			x->match = &routes[i];
 			return;

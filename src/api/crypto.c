@@ -325,17 +325,11 @@ static kh_rc sig_alg_decode(struct kh_api_call *c, int *out)
 	return kh_api_fail(c, KH_ERR_BAD_INPUT, "unknown signing algorithm");
 }
 
-static bool has_member(const struct kh_json *obj, const char *name)
-{
-	struct kh_slice ignored;
-	return kh_json_get_string(obj, name, &ignored) != KH_ERR_NOT_FOUND;
-}
-
 /* "message" or "digest" (exactly one), and "algorithm". */
 static kh_rc sig_input_decode(struct kh_api_call *c, struct sig_input *in)
 {
-	bool has_message = has_member(c->body, "message");
-	in->is_digest = has_member(c->body, "digest");
+	bool has_message = kh_api_has(c, "message");
+	in->is_digest = kh_api_has(c, "digest");
 	if (has_message == in->is_digest)
 		return kh_api_fail(c, KH_ERR_BAD_INPUT, "give either \"message\" or \"digest\"");
 	KH_GUARD(b64_required(c, c->body, in->is_digest ? "digest" : "message", &in->msg));

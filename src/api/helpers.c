@@ -111,6 +111,12 @@ kh_rc kh_api_opt_bool(struct kh_api_call *c, const char *name, bool *out)
 	return rc == KH_OK ? KH_OK : kh_api_member_fail(c, rc, name, "must be true or false");
 }
 
+bool kh_api_has(const struct kh_api_call *c, const char *name)
+{
+	struct kh_slice ignored;
+	return c->body != NULL && kh_json_get_string(c->body, name, &ignored) != KH_ERR_NOT_FOUND;
+}
+
 kh_rc kh_api_base64(struct kh_api_call *c, const char *name, struct kh_buf *out)
 {
 	if (c->body == NULL)

@@ -154,6 +154,8 @@ KH_MUST_CHECK kh_rc kh_api_opt_string(struct kh_api_call *c, const char *name, c
 KH_MUST_CHECK kh_rc kh_api_opt_int(struct kh_api_call *c, const char *name, int64_t min,
                                    int64_t max, int64_t *out, bool *out_present);
 KH_MUST_CHECK kh_rc kh_api_opt_bool(struct kh_api_call *c, const char *name, bool *out);
+/* Whether the body has a member of that name, of any type. */
+bool kh_api_has(const struct kh_api_call *c, const char *name);
 /* A required string member copied into out (bounded). */
 KH_MUST_CHECK kh_rc kh_api_req_string(struct kh_api_call *c, const char *name, char *out,
                                       size_t out_len);

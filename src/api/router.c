@@ -142,7 +142,10 @@ static const struct kh_api_route *find_route(struct kh_api_call *c, bool *out_ot
 		for (const struct kh_api_route *r = route_tables[t]; r->pattern != NULL; r++, i++) {
 			if (!match(r->pattern, c->req->path, c))
 				continue;
-			if (r->method == c->req->method) {
+			/* HEAD is GET without the body (RFC 9110 9.3.2); the server drops the body.
+			 */
+			if (r->method == c->req->method ||
+			    (c->req->method == KH_HTTP_HEAD && r->method == KH_HTTP_GET)) {
 				*out_index = i;
 				return r;
 			}

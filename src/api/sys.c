@@ -236,7 +236,10 @@ static kh_rc unseal(struct kh_api_call *c)
 	KH_GUARD(kh_api_opt_bool(c, "reset", &reset));
 	kh_buf_init(&share, SHARE_TEXT_MAX, KH_BUF_SECURE);
 	kh_rc rc = KH_OK;
-	if (reset) {
+	if (reset && kh_api_has(c, "share")) {
+		rc = kh_api_fail(c, KH_ERR_BAD_INPUT,
+		                 "give either \"share\" or \"reset\", not both");
+	} else if (reset) {
 		kh_barrier_unseal_reset(c->api->barrier);
 	} else {
 		rc = kh_api_base64(c, "share", &share);

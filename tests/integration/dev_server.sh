@@ -263,11 +263,20 @@ run GET /v1/sys/health "" ""
 expect 503
 run POST "/v1/keys/$tag/encrypt" '{"plaintext":"aGk="}'
 expect 503 Sealed
+run POST /v1/sys/unseal "{\"share\":\"$(cat "$work/var/dev-unseal")\",\"reset\":true}" ""
+expect 400 BadRequest
 run POST /v1/sys/unseal "{\"share\":\"$(cat "$work/var/dev-unseal")\"}" ""
 expect 200
 [[ $(jq -r .sealed <<<"$body") == false ]] || fail "unseal: $body"
 run POST /v1/sys/unseal '{"share":"AAAA"}' ""
 expect 200 # already unsealed: nothing to do
+
+# HEAD is GET without the body, for load balancers that check with HEAD.
+head=$(curl -sS --head --cacert "$work/var/tls/ca.pem" -o "$work/head.body" \
+  -w '%{http_code} %{size_download}' "$url/v1/sys/health")
+[[ $head == "200 0" ]] || fail "HEAD /v1/sys/health: $head"
+grep -qi '^content-type: application/json' < <(curl -sS -I --cacert "$work/var/tls/ca.pem" \
+  "$url/v1/sys/health") || fail "HEAD /v1/sys/health: no JSON content type"
 
 # SIGHUP reloads the certificate.
 kill -HUP "$pid"
