@@ -155,7 +155,7 @@ struct kh_http_options {
 	struct kh_slice key_pem;
 	size_t max_body;          /* 0: KH_LIMIT_BODY_BYTES */
 	unsigned network_threads; /* 0: number of CPUs */
-	unsigned workers;         /* 0: 8 x CPUs */
+	unsigned workers;         /* 0: 2 x CPUs */
 	unsigned queue;           /* requests waiting for a worker; 0: 256 */
 	unsigned per_ip_conns;    /* 0: 64 */
 	unsigned max_conns;       /* 0: 4096 */
