@@ -318,14 +318,16 @@ static kh_rc rekey(struct kh_api_call *c)
 	for (size_t i = 0; i < KH_LIMIT_SHARES_MAX; i++)
 		kh_buf_init(&bufs[i], SHARE_TEXT_MAX, KH_BUF_SECURE);
 	kh_rc rc = old_shares_decode(c, bufs, old, &count);
+	/* The body is made secure before the rekey: once the keyring has changed, nothing may
+	 * keep the new shares from their holders. */
+	if (rc == KH_OK)
+		rc = kh_api_secure_body(c);
 	if (rc == KH_OK) {
 		rc =
 		    kh_barrier_rekey(c->api->barrier, old, count, (unsigned)n, (unsigned)k, &fresh);
 		if (rc == KH_ERR_BAD_SHARE)
 			rc = kh_api_fail(c, rc, "the old shares do not open the keyring");
 	}
-	if (rc == KH_OK)
-		rc = kh_api_secure_body(c);
 	if (rc == KH_OK) {
 		kh_json_object_begin(&c->w);
 		kh_json_key(&c->w, "shares");
@@ -340,9 +342,14 @@ static kh_rc rekey(struct kh_api_call *c)
 	kh_barrier_shares_free(&fresh);
 	for (size_t i = 0; i < KH_LIMIT_SHARES_MAX; i++)
 		kh_buf_cleanup(&bufs[i]);
-	/* Audited whatever the outcome, when the barrier lets us. */
+	/* Audited whatever the outcome, when the barrier lets us. After a rekey the old shares
+	 * no longer open anything, so a failed record must not withhold the new ones: it is
+	 * logged as the error it is, and the shares go out. */
 	kh_rc logged = sys_audit(c, "sys.rekey", rc, NULL);
-	return rc != KH_OK ? rc : logged == KH_ERR_SEALED ? KH_OK : logged;
+	if (rc == KH_OK && logged != KH_OK && logged != KH_ERR_SEALED)
+		KH_LOG_ERROR("rekey done, but its audit record failed",
+		             KH_LF_STR("request_id", c->req->request_id), KH_LF_RC(logged));
+	return rc;
 }
 
 static kh_rc rotate_root(struct kh_api_call *c)
