@@ -18,6 +18,18 @@
 /* Request URI (XKS.md: whole URI <= 256 for XKS; native API paths stay far below this). */
 #define KH_LIMIT_URI_BYTES 2048u
 
+/* AWS SigV4 (authz/kh_sigv4.h). Headers of one request the verifier reads: more is refused, not
+ * truncated, so no header escapes the signature check. */
+#define KH_LIMIT_SIGV4_HEADERS 64u
+/* Names in SignedHeaders: AWS KMS signs 2, curl 3, SDKs up to about 10. */
+#define KH_LIMIT_SIGV4_SIGNED_HEADERS 32u
+/* Query parameters sorted for the canonical query (XKS sends none). */
+#define KH_LIMIT_SIGV4_QUERY_PARAMS 64u
+/* The canonical request: path and query at most tripled by percent-encoding, header names and
+ * values, the SignedHeaders list (itself a header value) and the fixed parts. */
+#define KH_LIMIT_SIGV4_CANONICAL_BYTES                                                             \
+	(3u * KH_LIMIT_URI_BYTES + 2u * KH_LIMIT_HEADER_BYTES + 1024u)
+
 /* JSON nesting: our documents are at most 4 deep; 32 leaves room without stack risk. */
 #define KH_LIMIT_JSON_DEPTH 32u
 /* One JSON string value after decoding (a PEM chain is the largest legitimate value). */
