@@ -22,6 +22,11 @@ packages=(
   softhsm2                                          # a real PKCS#11 token for the seal tests
   clang-format cppcheck                             # style gates run by make test
 )
+# Node.js and npm run the AWS SDK's SigV4 signer in the interop test (tests/interop/sigv4/); a
+# machine that has them from elsewhere keeps its own.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 if [[ "${1:-}" == "fuzz" ]]; then
   packages+=(clang libclang-rt-14-dev)
 fi
