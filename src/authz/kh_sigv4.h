@@ -133,7 +133,8 @@ struct kh_sigv4_credential {
 /*
  * Appends the Authorization value for req, signing every header it has (an Authorization
  * header excepted) at the time of its X-Amz-Date header, which must be there with host.
- * KH_ERR_BAD_INPUT for a request the verifier would refuse on its form.
+ * KH_ERR_BAD_INPUT for a request the verifier would refuse on its form, KH_ERR_TOO_LARGE for one
+ * above the limits of kh_limits.h (more query parameters than it sorts).
  */
 KH_MUST_CHECK kh_rc kh_sigv4_sign(const struct kh_sigv4_credential *cred,
                                   const struct kh_sigv4_request *req,
