@@ -144,20 +144,19 @@ static kh_rc version_decode(struct kh_store_rows *rows, struct kh_key_version_in
 	return KH_OK;
 }
 
-/* The position of a version in the list is its number. */
-static kh_rc versions_read(struct kh_store_tx *tx, const struct kh_key_info *key, void *arg)
+/*
+ * Walks the rows of a page query asked for limit + 1 rows (one more says whether another page
+ * follows): emit decodes a row, hands it on and gives its position. *next is the position of
+ * the page's last row when another follows, else left 0. Closes rows.
+ */
+typedef kh_rc (*page_row_fn)(struct kh_store_rows *rows, struct list_arg *a, int64_t *out_pos);
+
+static kh_rc page_walk(struct kh_store_rows *rows, struct list_arg *a, page_row_fn emit)
 {
 	kh_rc rc = KH_OK;
-	struct list_arg *a = arg;
-	struct kh_store_rows *rows = NULL;
 	int64_t last = 0;
-	/* One more than the page says whether another follows. */
-	struct kh_store_val v[] = {KH_SV_INT(key->id), KH_SV_INT(a->pg->after),
-	                           KH_SV_INT((int64_t)a->pg->limit + 1)};
-	KH_GUARD(kh_store_query(tx, &kh_q_version_list, v, KH_SV_COUNT(v), &rows));
 	for (unsigned n = 0;; n++) {
 		bool row = false;
-		struct kh_key_version_info info;
 		KH_GUARD_OUT(kh_store_rows_next(rows, &row));
 		if (!row)
 			break;
@@ -165,13 +164,31 @@ static kh_rc versions_read(struct kh_store_tx *tx, const struct kh_key_info *key
 			a->next = last;
 			break;
 		}
-		KH_GUARD_OUT(version_decode(rows, &info));
-		KH_GUARD_OUT(a->version_fn(&info, a->arg));
-		last = info.version;
+		KH_GUARD_OUT(emit(rows, a, &last));
 	}
 out:
 	kh_store_rows_close(&rows);
 	return rc;
+}
+
+/* The position of a version in the list is its number. */
+static kh_rc version_emit(struct kh_store_rows *rows, struct list_arg *a, int64_t *out_pos)
+{
+	struct kh_key_version_info info;
+	KH_GUARD(version_decode(rows, &info));
+	KH_GUARD(a->version_fn(&info, a->arg));
+	*out_pos = info.version;
+	return KH_OK;
+}
+
+static kh_rc versions_read(struct kh_store_tx *tx, const struct kh_key_info *key, void *arg)
+{
+	struct list_arg *a = arg;
+	struct kh_store_rows *rows = NULL;
+	struct kh_store_val v[] = {KH_SV_INT(key->id), KH_SV_INT(a->pg->after),
+	                           KH_SV_INT((int64_t)a->pg->limit + 1)};
+	KH_GUARD(kh_store_query(tx, &kh_q_version_list, v, KH_SV_COUNT(v), &rows));
+	return page_walk(rows, a, version_emit);
 }
 
 kh_rc kh_keys_versions(struct kh_keys *k, const struct kh_principal *p, const char *tag,
@@ -314,34 +331,25 @@ static kh_rc grant_decode(struct kh_store_rows *rows, struct kh_key_grant *out)
 	return KH_OK;
 }
 
+static kh_rc grant_emit(struct kh_store_rows *rows, struct list_arg *a, int64_t *out_pos)
+{
+	struct kh_key_grant g;
+	KH_GUARD(grant_decode(rows, &g));
+	KH_GUARD(grant_position(g.account_id, g.role, out_pos));
+	return a->grant_fn(&g, a->arg);
+}
+
 static kh_rc grants_read(struct kh_store_tx *tx, const struct kh_key_info *key, void *arg)
 {
-	kh_rc rc = KH_OK;
 	struct list_arg *a = arg;
 	struct kh_store_rows *rows = NULL;
-	int64_t after_account = 0, last = 0;
+	int64_t after_account = 0;
 	const char *after_role = NULL;
 	KH_GUARD(grant_after(a->pg->after, &after_account, &after_role));
 	struct kh_store_val v[] = {KH_SV_INT(key->id), KH_SV_INT(after_account),
 	                           KH_SV_TEXT(after_role), KH_SV_INT((int64_t)a->pg->limit + 1)};
 	KH_GUARD(kh_store_query(tx, &kh_q_grant_list, v, KH_SV_COUNT(v), &rows));
-	for (unsigned n = 0;; n++) {
-		bool row = false;
-		struct kh_key_grant g;
-		KH_GUARD_OUT(kh_store_rows_next(rows, &row));
-		if (!row)
-			break;
-		if (n == a->pg->limit) {
-			a->next = last;
-			break;
-		}
-		KH_GUARD_OUT(grant_decode(rows, &g));
-		KH_GUARD_OUT(grant_position(g.account_id, g.role, &last));
-		KH_GUARD_OUT(a->grant_fn(&g, a->arg));
-	}
-out:
-	kh_store_rows_close(&rows);
-	return rc;
+	return page_walk(rows, a, grant_emit);
 }
 
 /* A malformed position is refused before the key is read, like a bad limit. */
