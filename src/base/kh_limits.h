@@ -45,6 +45,13 @@
 #define KH_LIMIT_CONTEXT_BYTES 1024u
 /* XKS AAD: the XKS specification requires at least 8192 bytes to be supported. */
 #define KH_LIMIT_XKS_AAD_BYTES 8192u
+/* XKS encrypt plaintext and decrypt ciphertext, decoded (XKS.md: at least 4300 bytes; AWS KMS
+ * itself sends at most 4096). 64 KiB is generous and, with the AAD, far below the body limit;
+ * more is UnsupportedOperationException. */
+#define KH_LIMIT_XKS_PLAINTEXT_BYTES (64u * 1024u)
+/* XKS requestMetadata strings: AWS ARNs are at most 2048 characters, the other members (request
+ * ids, operation and service names, VPC ids) far less; longer is a malformed request. */
+#define KH_LIMIT_XKS_METADATA_STRING_BYTES 2048u
 /* Batch items per request (API.md: 100). */
 #define KH_LIMIT_BATCH_ITEMS 100u
 /* Names of keys, key stores, accounts (API.md: 1-64 chars of [A-Za-z0-9_.-]). */

@@ -22,6 +22,7 @@
 #define KH_XKS_INTEGRITY_LEN 32u /* SHA-256 */
 #define KH_XKS_IV_LEN 12u        /* the IV we make; decrypt also takes 16 */
 #define KH_XKS_IV_LEN_LONG 16u
+#define KH_XKS_TAG_LEN 16u
 
 /* Appends the associated data to out. KH_ERR_TOO_LARGE when aad or metadata is longer than its
  * length field can say. */
