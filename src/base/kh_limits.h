@@ -41,10 +41,9 @@
 #define KH_LIMIT_CIPHERTEXT_BYTES (48u * 1024u)
 /* Message to sign (API.md: 8 KiB); larger messages are hashed by the client. */
 #define KH_LIMIT_SIGN_MESSAGE_BYTES (8u * 1024u)
-/* Encryption context / AAD (API.md: 1 KiB; XKS needs 8 KiB, checked by XKS separately). */
+/* Encryption context / AAD (API.md: 1 KiB). XKS AAD has its own bound, KH_XKS_AAD_MAX (65535,
+ * what its length field can say; the specification asks for at least 8192). */
 #define KH_LIMIT_CONTEXT_BYTES 1024u
-/* XKS AAD: the XKS specification requires at least 8192 bytes to be supported. */
-#define KH_LIMIT_XKS_AAD_BYTES 8192u
 /* XKS encrypt plaintext and decrypt ciphertext, decoded (XKS.md: at least 4300 bytes; AWS KMS
  * itself sends at most 4096). 64 KiB is generous and, with the AAD, far below the body limit;
  * more is UnsupportedOperationException. */
