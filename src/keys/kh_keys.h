@@ -62,15 +62,18 @@ enum kh_principal_kind {
 	KH_PRINCIPAL_OPERATOR = 1,
 	KH_PRINCIPAL_ACCOUNT,
 	KH_PRINCIPAL_SYSTEM, /* the schedulers */
+	KH_PRINCIPAL_XKS,    /* AWS KMS through an XKS key store's credential (kh_keys_xks.h) */
 };
 #define KH_POLICY_KMS_MANAGER 1u
 #define KH_POLICY_KMS_USER 2u
 
 struct kh_principal {
 	enum kh_principal_kind kind;
-	int64_t account_id;  /* accounts */
-	int64_t keystore_id; /* accounts */
-	unsigned policies;   /* accounts: KH_POLICY_* bits */
+	int64_t account_id;         /* accounts */
+	int64_t keystore_id;        /* accounts */
+	unsigned policies;          /* accounts: KH_POLICY_* bits */
+	int64_t xks_store_id;       /* XKS: the store (keystore_id is its key store) */
+	const char *xks_access_key; /* XKS: the access key id that signed */
 	const char *request_id;
 	const char *source; /* client address */
 	/* NULL, or where reads and crypto operations stage their records (see kh_keys_defer). */
