@@ -30,6 +30,24 @@
  * our checks run (a malformed request line, a head far beyond our limits) get its plain HTML
  * answers without X-Request-Id.
  *
+ * Mutual TLS (client_ca_pem, XKS.md): the client certificate is checked inside the handshake,
+ * from the session's certificate verification callback, in TLS 1.2 (after the client's
+ * Certificate) and in TLS 1.3 (after its CertificateVerify, before its Finished is accepted).
+ * A missing, unverifiable (unknown CA, self-signed, expired or not yet valid, not for client
+ * authentication) or unnamed certificate ends the handshake with a fatal handshake_failure
+ * alert (40): no HTTP answer, and no request is ever read from that connection, even the one a
+ * TLS 1.3 client sends right after its Finished. libmicrohttpd 0.9.75 neither sends an alert
+ * for a failed handshake (nor does GnuTLS on its own) nor lingers: it shuts the write side and
+ * closes, and a close with the client's bytes still unread is a TCP reset. So this layer writes
+ * the alert itself, shuts the write side, and drains the socket on a thread of its own until
+ * the client closes (at most 2 s, 64 KiB, 128 sockets at once; past those it is closed, and the
+ * client may then see a reset). Limits that remain: the CertificateRequest names no acceptable
+ * CAs (the certificate credentials belong to the library), so a client picks its certificate
+ * without that hint; the library logs each refusal as "received handshake message out of
+ * context" beside our own reason; an alert that the socket cannot take at once (a full send
+ * buffer, which a handshake does not fill) is lost. Sessions are never resumed, so every
+ * connection is checked.
+ *
  * Every other response carries X-Request-Id: the client's own when it is a safe token
  * ([A-Za-z0-9._-], 1..64 chars), else a fresh random one (32 hex digits). Errors from this layer
  * use the API error document {"error":{"code","message","request_id"}}.
@@ -58,6 +76,8 @@ enum kh_http_method {
 };
 
 #define KH_HTTP_REQUEST_ID_MAX 64u
+/* Longest accepted client name (mutual TLS), without its NUL; a DNS name is at most 253. */
+#define KH_HTTP_CLIENT_NAME_MAX 255u
 
 /* A request header as the HTTP library parsed it (both NUL-terminated). */
 struct kh_http_kv {
@@ -75,6 +95,11 @@ struct kh_http_request {
 	char request_id[KH_HTTP_REQUEST_ID_MAX + 1];
 	char remote_addr[64]; /* "127.0.0.1", "::1" */
 	bool tls;
+	/* With mutual TLS: the accepted name the client certificate matched (as configured; with
+	 * no names configured, the certificate's first subject CN or SAN dNSName that is visible
+	 * ASCII). "" on a listener without mutual TLS. A request on a mutual TLS listener always
+	 * comes from a verified client: a refused one never completes its handshake. */
+	char client_name[KH_HTTP_CLIENT_NAME_MAX + 1];
 	/* What kh_http_request_header and _query read: the headers in the order sent, and the
 	 * query decoded into "name\0value\0" pairs. Handlers use the two functions. */
 	const struct kh_http_kv *headers;
@@ -153,6 +178,18 @@ struct kh_http_options {
 	 * and 1.3 only. */
 	struct kh_slice cert_pem;
 	struct kh_slice key_pem;
+	/*
+	 * Mutual TLS (XKS.md) when client_ca_pem is set (needs cert_pem): the PEM bundle of the
+	 * CAs whose client certificates are accepted; every client must then present a certificate
+	 * that chains to one of them (GnuTLS's verification status, validity dates included; a
+	 * certificate with an extended key usage must allow TLS client authentication) and whose
+	 * subject CN or a SAN dNSName equals one of client_names, ASCII case-insensitively (AWS KMS
+	 * presents cks.kms.<region>.amazonaws.com). client_name_count 0: any name. The names are
+	 * copied; each is 1..KH_HTTP_CLIENT_NAME_MAX visible ASCII characters.
+	 */
+	struct kh_slice client_ca_pem;
+	const char *const *client_names;
+	size_t client_name_count;
 	size_t max_body;          /* 0: KH_LIMIT_BODY_BYTES */
 	unsigned network_threads; /* 0: number of CPUs */
 	unsigned workers;         /* 0: 2 x CPUs */
@@ -166,7 +203,10 @@ struct kh_http_server;
 
 /* Binds and starts serving. KH_ERR_CONFLICT if the address is in use, KH_ERR_BAD_INPUT for an
  * address that is not numeric, KH_ERR_FORBIDDEN for a port we may not bind, KH_ERR_BAD_KEY for
- * a certificate or key that TLS cannot use (or only one of the two). */
+ * a certificate or key that TLS cannot use (or only one of the two) and for a client_ca_pem in
+ * which no certificate parses. KH_ERR_BAD_INPUT for client names without client_ca_pem,
+ * client_ca_pem without cert_pem, or a client name that is empty, too long or not visible
+ * ASCII. */
 KH_MUST_CHECK kh_rc kh_http_server_start(const struct kh_http_options *opts,
                                          kh_http_handler handler, void *ctx,
                                          struct kh_http_server **out);

@@ -374,6 +374,22 @@ static void set_remote_addr(struct req *r, struct MHD_Connection *c)
 	}
 }
 
+/* The name the client's certificate was accepted under (mutual TLS), else "". */
+static void set_client_name(struct req *r, struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci;
+	const char *name;
+
+	r->request.client_name[0] = '\0';
+	if (r->srv->tls == NULL)
+		return;
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci == NULL)
+		return;
+	name = kh_http_tls_client_name(ci->tls_session);
+	memcpy(r->request.client_name, name, strlen(name) + 1);
+}
+
 /* Splits and decodes the target into r->parts; KH_ERR_BAD_ENCODING for a bad escape. */
 static kh_rc build_parts(struct req *r)
 {
@@ -390,6 +406,7 @@ static kh_rc build_request(struct req *r, struct MHD_Connection *c, const char *
 	r->request.method_name = method;
 	r->request.body = kh_buf_slice(&r->body);
 	r->request.tls = r->srv->tls != NULL;
+	set_client_name(r, c);
 	r->request.headers = r->headers;
 	r->request.header_count = r->header_count;
 	set_remote_addr(r, c);
@@ -760,6 +777,26 @@ static kh_rc start_daemon(struct kh_http_server *s, const struct kh_http_options
 	return s->daemon != NULL ? KH_OK : KH_ERR_INTERNAL;
 }
 
+/* The combinations kh_http.h refuses, before anything is parsed. */
+static kh_rc check_tls_options(const struct kh_http_options *o)
+{
+	KH_ENSURE((o->cert_pem.len == 0) == (o->key_pem.len == 0), KH_ERR_BAD_KEY);
+	KH_ENSURE(o->client_name_count == 0 || o->client_ca_pem.len > 0, KH_ERR_BAD_INPUT);
+	KH_ENSURE(o->client_name_count == 0 || o->client_names != NULL, KH_ERR_BAD_INPUT);
+	KH_ENSURE(o->client_ca_pem.len == 0 || o->cert_pem.len > 0, KH_ERR_BAD_INPUT);
+	return KH_OK;
+}
+
+static kh_rc start_tls(const struct kh_http_options *o, struct kh_http_tls **out)
+{
+	struct kh_http_mtls *mtls = NULL;
+
+	if (o->client_ca_pem.len > 0)
+		KH_GUARD(kh_http_mtls_new(o->client_ca_pem, o->client_names, o->client_name_count,
+		                          &mtls));
+	return kh_http_tls_new(o->cert_pem, o->key_pem, mtls, out);
+}
+
 kh_rc kh_http_server_start(const struct kh_http_options *opts, kh_http_handler handler, void *ctx,
                            struct kh_http_server **out)
 {
@@ -769,7 +806,7 @@ kh_rc kh_http_server_start(const struct kh_http_options *opts, kh_http_handler h
 	kh_rc rc = KH_OK;
 
 	KH_ENSURE(opts != NULL && handler != NULL && out != NULL, KH_ERR_BAD_INPUT);
-	KH_ENSURE((opts->cert_pem.len == 0) == (opts->key_pem.len == 0), KH_ERR_BAD_KEY);
+	KH_GUARD(check_tls_options(opts));
 	KH_GUARD(kh_crypto_init()); /* request ids come from the DRBG */
 	s = kh_calloc(1, sizeof(*s));
 	KH_ENSURE(s != NULL, KH_ERR_NOMEM);
@@ -777,7 +814,7 @@ kh_rc kh_http_server_start(const struct kh_http_options *opts, kh_http_handler h
 	s->ctx = ctx;
 	s->max_body = opts->max_body != 0 ? opts->max_body : KH_LIMIT_BODY_BYTES;
 	if (opts->cert_pem.len > 0)
-		KH_GUARD_OUT(kh_http_tls_new(opts->cert_pem, opts->key_pem, &s->tls));
+		KH_GUARD_OUT(start_tls(opts, &s->tls));
 	KH_GUARD_OUT(listen_on(opts->address, opts->port, &fd, &s->port, &v6));
 	KH_GUARD_OUT(kh_http_pool_new(or_default(opts->workers, default_workers()),
 	                              or_default(opts->queue, DEFAULT_QUEUE), run_job, &s->pool));

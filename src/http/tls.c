@@ -29,11 +29,13 @@ struct gen {
 struct kh_http_tls {
 	pthread_mutex_t lock;
 	struct gen *current;
+	struct kh_http_mtls *mtls; /* NULL: no client certificate asked */
 };
 
 struct conn {
 	struct kh_http_tls *tls;
 	struct gen *gen; /* NULL until the handshake asks for a certificate */
+	char client_name[KH_HTTP_CLIENT_NAME_MAX + 1]; /* set once the client is verified */
 };
 
 static void gen_unref(struct gen **gp)
@@ -140,19 +142,26 @@ static kh_rc gen_new(struct kh_slice cert_pem, struct kh_slice key_pem, struct g
 	return KH_OK;
 }
 
-kh_rc kh_http_tls_new(struct kh_slice cert_pem, struct kh_slice key_pem, struct kh_http_tls **out)
+kh_rc kh_http_tls_new(struct kh_slice cert_pem, struct kh_slice key_pem, struct kh_http_mtls *mtls,
+                      struct kh_http_tls **out)
 {
 	struct kh_http_tls *t;
 	struct gen *g = NULL;
+	kh_rc rc = gen_new(cert_pem, key_pem, &g);
 
-	KH_GUARD(gen_new(cert_pem, key_pem, &g));
+	if (rc != KH_OK) {
+		kh_http_mtls_free(&mtls);
+		return rc;
+	}
 	t = kh_calloc(1, sizeof(*t));
 	if (t == NULL) {
 		gen_unref(&g);
+		kh_http_mtls_free(&mtls);
 		return KH_ERR_NOMEM;
 	}
 	pthread_mutex_init(&t->lock, NULL);
 	t->current = g;
+	t->mtls = mtls;
 	*out = t;
 	return KH_OK;
 }
@@ -178,8 +187,27 @@ void kh_http_tls_free(struct kh_http_tls **tp)
 	if (t == NULL)
 		return;
 	gen_unref(&t->current);
+	kh_http_mtls_free(&t->mtls);
 	pthread_mutex_destroy(&t->lock);
 	kh_free(tp);
+}
+
+/*
+ * The session's certificate verification callback (mutual TLS only). GnuTLS runs it with the
+ * client's certificate in hand and fails the handshake when it returns non-zero; a value below
+ * -1 is passed on as the handshake's error, and GNUTLS_E_INSUFFICIENT_CREDENTIALS is one that
+ * gnutls_error_to_alert maps to handshake_failure, the alert kh_http_mtls_refuse has sent.
+ */
+static int verify_client(gnutls_session_t session)
+{
+	struct conn *c = gnutls_db_get_ptr(session);
+
+	if (c == NULL)
+		return GNUTLS_E_INSUFFICIENT_CREDENTIALS; /* not a session we set up */
+	if (kh_http_mtls_check(c->tls->mtls, session, c->client_name))
+		return 0;
+	kh_http_mtls_refuse(c->tls->mtls, session);
+	return GNUTLS_E_INSUFFICIENT_CREDENTIALS;
 }
 
 kh_rc kh_http_tls_conn_start(struct kh_http_tls *t, gnutls_session_t session, void **out_ctx)
@@ -191,8 +219,21 @@ kh_rc kh_http_tls_conn_start(struct kh_http_tls *t, gnutls_session_t session, vo
 	KH_ENSURE(c != NULL, KH_ERR_NOMEM);
 	c->tls = t;
 	gnutls_db_set_ptr(session, c);
+	if (t->mtls != NULL) {
+		/* REQUEST rather than REQUIRE: with REQUIRE GnuTLS fails a client without a
+		 * certificate before the callback runs, and without the alert. */
+		gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUEST);
+		gnutls_session_set_verify_function(session, verify_client);
+	}
 	*out_ctx = c;
 	return KH_OK;
+}
+
+const char *kh_http_tls_client_name(gnutls_session_t session)
+{
+	const struct conn *c = session != NULL ? gnutls_db_get_ptr(session) : NULL;
+
+	return c != NULL ? c->client_name : "";
 }
 
 void kh_http_tls_conn_end(void *ctx)
