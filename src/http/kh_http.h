@@ -185,7 +185,9 @@ struct kh_http_options {
 	 * certificate with an extended key usage must allow TLS client authentication) and whose
 	 * subject CN or a SAN dNSName equals one of client_names, ASCII case-insensitively (AWS KMS
 	 * presents cks.kms.<region>.amazonaws.com). client_name_count 0: any name. The names are
-	 * copied; each is 1..KH_HTTP_CLIENT_NAME_MAX visible ASCII characters.
+	 * copied; each is 1..KH_HTTP_CLIENT_NAME_MAX visible ASCII characters. A client may send
+	 * at most 8 certificates (its own and intermediates). Fixed for the server's lifetime:
+	 * kh_http_server_reload_tls replaces only the server's own certificate.
 	 */
 	struct kh_slice client_ca_pem;
 	const char *const *client_names;
