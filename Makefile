@@ -34,6 +34,8 @@ bench: deps
 	@build/release/bench/bench_keys
 	@echo
 	@bench/bench_server.sh build/release/src/keyholdd
+	@echo
+	@bench/bench_xks.sh build/release/src/keyholdd
 
 fuzz:
 	@scripts/deps.sh fuzz
