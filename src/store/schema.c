@@ -15,6 +15,11 @@
  *  tokens         API tokens as keyed hashes (authz/).
  *  webhooks       where an account's notifications are POSTed (audit/); the signing secret is
  *                 a barrier secret ("webhook/<account>"), never a column here.
+ *  xks_stores, xks_credentials, xks_keys   AWS external key stores (keys/, XKS.md): one per URI
+ *                 path prefix, their SigV4 credentials (the secret is a barrier secret,
+ *                 "xks/<store>/<access key id>", never a column), and the keys attached to them
+ *                 under external key ids.
+ *  nodes          the keyholdd processes of a cluster and their last heartbeat (XKS health).
  */
 #include "store/kh_store_int.h"
 
@@ -151,6 +156,50 @@ static const char *const m3[] = {
     " updated_at INTEGER NOT NULL)",
 };
 
+/* 4: XKS key stores (keys/kh_keys_xks.h). A keyhold key is attached to at most one
+ * (store, external key id): the unique index on key_id. A credential is live while revoked_at
+ * is NULL; its secret is the barrier secret "xks/<store id>/<access key id>", deleted on
+ * revocation. nodes: one row per keyholdd, upserted by its heartbeat. */
+static const char *const m4[] = {
+    "CREATE TABLE xks_stores ("
+    " id INTEGER PRIMARY KEY,"
+    " keystore_id INTEGER NOT NULL REFERENCES keystores(id),"
+    " prefix TEXT NOT NULL UNIQUE,"
+    " region TEXT NOT NULL,"
+    " secondary_auth INTEGER NOT NULL,"
+    " enabled INTEGER NOT NULL,"
+    " quota_rps INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL)",
+    "CREATE INDEX xks_stores_by_keystore ON xks_stores(keystore_id, id)",
+
+    "CREATE TABLE xks_credentials ("
+    " access_key_id TEXT PRIMARY KEY,"
+    " store_id INTEGER NOT NULL REFERENCES xks_stores(id),"
+    " created_at INTEGER NOT NULL,"
+    " revoked_at INTEGER)",
+    "CREATE INDEX xks_credentials_by_store ON xks_credentials(store_id, created_at)",
+
+    "CREATE TABLE xks_keys ("
+    " store_id INTEGER NOT NULL REFERENCES xks_stores(id),"
+    " external_key_id TEXT NOT NULL,"
+    " key_id INTEGER NOT NULL REFERENCES keys(id),"
+    " usages INTEGER NOT NULL,"
+    " expires_at INTEGER,"
+    " administrators TEXT NOT NULL,"
+    " users TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " PRIMARY KEY (store_id, external_key_id))",
+    "CREATE UNIQUE INDEX xks_keys_by_key ON xks_keys(key_id)",
+
+    "CREATE TABLE nodes ("
+    " id TEXT PRIMARY KEY,"
+    " sealed INTEGER NOT NULL,"
+    " healthy INTEGER NOT NULL,"
+    " seen_at INTEGER NOT NULL)",
+};
+
 #define MIGRATION(n, stmts)                                                                        \
 	{                                                                                          \
 		n, stmts, sizeof(stmts) / sizeof((stmts)[0])                                       \
@@ -160,6 +209,7 @@ const struct kh_store_migration kh_store_migrations[] = {
     MIGRATION(1, m1),
     MIGRATION(2, m2),
     MIGRATION(3, m3),
+    MIGRATION(4, m4),
 };
 const size_t kh_store_migration_count =
     sizeof(kh_store_migrations) / sizeof(kh_store_migrations[0]);
