@@ -49,6 +49,24 @@ const struct kh_keys_op_def kh_keys_ops[KH_OP_COUNT] = {
     [KH_OP_SCHEDULED_ROTATION] = {"key.scheduled_rotation", NULL, 0},
     [KH_OP_SCHEDULED_DELETION] = {"key.scheduled_deletion", NULL, 0},
     [KH_OP_PURGE] = {"key.purge", NULL, 0},
+    /* XKS: the managers of the store's key store and the operator (xks.c decides); the uses
+     * by AWS KMS through a store's credential (xks_ops.c). */
+    [KH_OP_XKS_STORE_CREATE] = {"xks.store.create", NULL, 0},
+    [KH_OP_XKS_STORE_GET] = {"xks.store.get", NULL, 0},
+    [KH_OP_XKS_STORE_LIST] = {"xks.store.list", NULL, 0},
+    [KH_OP_XKS_STORE_UPDATE] = {"xks.store.update", NULL, 0},
+    [KH_OP_XKS_STORE_DELETE] = {"xks.store.delete", NULL, 0},
+    [KH_OP_XKS_CREDENTIAL_ISSUE] = {"xks.credential.issue", NULL, 0},
+    [KH_OP_XKS_CREDENTIAL_REVOKE] = {"xks.credential.revoke", NULL, 0},
+    [KH_OP_XKS_CREDENTIAL_LIST] = {"xks.credential.list", NULL, 0},
+    [KH_OP_XKS_KEY_ATTACH] = {"xks.key.attach", NULL, 0},
+    [KH_OP_XKS_KEY_GET] = {"xks.key.get", NULL, 0},
+    [KH_OP_XKS_KEY_LIST] = {"xks.key.list", NULL, 0},
+    [KH_OP_XKS_KEY_UPDATE] = {"xks.key.update", NULL, 0},
+    [KH_OP_XKS_KEY_DETACH] = {"xks.key.detach", NULL, 0},
+    [KH_OP_XKS_METADATA] = {"xks.metadata", "xks-metadata", 0},
+    [KH_OP_XKS_ENCRYPT] = {"xks.encrypt", "xks-encrypt", 0},
+    [KH_OP_XKS_DECRYPT] = {"xks.decrypt", "xks-decrypt", 0},
 };
 
 bool kh_keys_name_valid(const char *name)
@@ -79,6 +97,11 @@ void kh_keys_principal_name(const struct kh_principal *p, char *out, size_t out_
 		break;
 	case KH_PRINCIPAL_SYSTEM:
 		snprintf(out, out_len, "system");
+		break;
+	case KH_PRINCIPAL_XKS:
+		/* The access key id is [A-Z2-7] (authz/ found its secret), at most 30 of them. */
+		snprintf(out, out_len, "xks:%lld:%.30s", (long long)p->xks_store_id,
+		         p->xks_access_key != NULL ? p->xks_access_key : "");
 		break;
 	default:
 		snprintf(out, out_len, "unknown");
@@ -264,11 +287,20 @@ kh_rc kh_keys_audit(struct kh_keys *k, struct kh_store_tx *tx, const struct kh_p
                     enum kh_keys_op op, const struct kh_key_info *key, uint32_t version,
                     kh_rc outcome, const char *detail)
 {
-	char who[48];
+	return kh_keys_audit_in(k, tx, p, op, 0, key, version, outcome, detail);
+}
+
+kh_rc kh_keys_audit_in(struct kh_keys *k, struct kh_store_tx *tx, const struct kh_principal *p,
+                       enum kh_keys_op op, int64_t keystore_id, const struct kh_key_info *key,
+                       uint32_t version, kh_rc outcome, const char *detail)
+{
+	char who[KH_PRINCIPAL_NAME_MAX];
 	kh_keys_principal_name(p, who, sizeof(who));
-	int64_t keystore = key != NULL                       ? key->keystore_id
-	                   : p->kind == KH_PRINCIPAL_ACCOUNT ? p->keystore_id
-	                                                     : 0;
+	bool tenant = p->kind == KH_PRINCIPAL_ACCOUNT || p->kind == KH_PRINCIPAL_XKS;
+	int64_t keystore = key != NULL        ? key->keystore_id
+	                   : keystore_id != 0 ? keystore_id
+	                   : tenant           ? p->keystore_id
+	                                      : 0;
 	struct kh_audit_event ev = {
 	    .request_id = p->request_id,
 	    .principal = who,
@@ -331,11 +363,13 @@ struct record_arg {
 	uint32_t version;
 	kh_rc outcome;
 	int64_t now;
+	int64_t keystore_id;
+	const char *detail;
 };
 
 static kh_rc record_usage(struct record_arg *r, struct kh_store_tx *tx)
 {
-	char who[48];
+	char who[KH_PRINCIPAL_NAME_MAX];
 	kh_keys_principal_name(r->p, who, sizeof(who));
 	struct kh_audit_usage u = {
 	    .key_id = r->key->id,
@@ -354,7 +388,8 @@ static kh_rc record_usage(struct record_arg *r, struct kh_store_tx *tx)
 static kh_rc record_fn(struct kh_store_tx *tx, void *arg)
 {
 	struct record_arg *r = arg;
-	KH_GUARD(kh_keys_audit(r->k, tx, r->p, r->op, r->key, r->version, r->outcome, NULL));
+	KH_GUARD(kh_keys_audit_in(r->k, tx, r->p, r->op, r->keystore_id, r->key, r->version,
+	                          r->outcome, r->detail));
 	if (r->key != NULL && kh_keys_ops[r->op].usage != NULL)
 		KH_GUARD(record_usage(r, tx));
 	return KH_OK;
@@ -366,6 +401,14 @@ static kh_rc stage(struct kh_keys_defer *d, const struct record_arg *r);
 kh_rc kh_keys_record(struct kh_keys *k, const struct kh_principal *p, enum kh_keys_op op,
                      const struct kh_key_info *key, uint32_t version, kh_rc outcome)
 {
+	struct kh_keys_use_record u = {.op = op, .key = key, .version = version};
+	return kh_keys_record_use(k, p, &u, outcome);
+}
+
+kh_rc kh_keys_record_use(struct kh_keys *k, const struct kh_principal *p,
+                         const struct kh_keys_use_record *u, kh_rc outcome)
+{
+	enum kh_keys_op op = u->op;
 	/* Failures of our own (storage, memory, sealed) are not the caller's doing: they are
 	 * logged, not audited, and returned as they are. */
 	enum kh_rc_class cls = kh_rc_class_of(outcome);
@@ -375,7 +418,9 @@ kh_rc kh_keys_record(struct kh_keys *k, const struct kh_principal *p, enum kh_ke
 		            KH_LF_RC(outcome));
 		return outcome;
 	}
-	struct record_arg r = {k, p, op, key, version, outcome, kh_clock_now(k->clock)};
+	struct record_arg r = {
+	    k,        p, op, u->key, u->version, outcome, kh_clock_now(k->clock), u->keystore_id,
+	    u->detail};
 	if (p->defer != NULL) {
 		KH_GUARD(stage(p->defer, &r));
 		return outcome;
@@ -394,6 +439,8 @@ struct kh_keys_staged {
 	struct kh_key_info key;
 	char request_id[KH_STAGED_TEXT_MAX];
 	char source[KH_STAGED_TEXT_MAX];
+	char xks_access_key[KH_STAGED_TEXT_MAX];
+	char detail[]; /* the record's detail, when it has one */
 };
 
 static void copy_text(char *dst, const char *src)
@@ -409,15 +456,24 @@ static void copy_text(char *dst, const char *src)
 
 static kh_rc stage(struct kh_keys_defer *d, const struct record_arg *r)
 {
-	struct kh_keys_staged *st = kh_calloc(1, sizeof(*st));
+	size_t detail_len = r->detail != NULL ? strnlen(r->detail, KH_AUDIT_FIELD_MAX) : 0;
+	struct kh_keys_staged *st =
+	    kh_calloc(1, sizeof(*st) + (r->detail != NULL ? detail_len + 1 : 0));
 	KH_ENSURE(st != NULL, KH_ERR_NOMEM);
 	st->r = *r;
 	st->p = *r->p;
 	st->p.defer = NULL;
 	copy_text(st->request_id, r->p->request_id);
 	copy_text(st->source, r->p->source);
+	copy_text(st->xks_access_key, r->p->xks_access_key);
 	st->p.request_id = r->p->request_id != NULL ? st->request_id : NULL;
 	st->p.source = r->p->source != NULL ? st->source : NULL;
+	st->p.xks_access_key = r->p->xks_access_key != NULL ? st->xks_access_key : NULL;
+	if (r->detail != NULL) {
+		memcpy(st->detail, r->detail, detail_len);
+		st->detail[detail_len] = '\0';
+		st->r.detail = st->detail;
+	}
 	st->r.p = &st->p;
 	if (r->key != NULL) {
 		st->key = *r->key;

@@ -45,7 +45,8 @@ static kh_rc change_fn(struct kh_store_tx *tx, void *arg)
 	/* Only keys of the caller's own key store are ever loaded, so naming the key in the
 	 * record of a refused attempt tells that store's managers, and nobody else, about it. */
 	const struct kh_key_info *key = c->have_key ? &c->key : NULL;
-	KH_GUARD(kh_keys_audit(c->k, tx, c->p, c->op, key, c->version, rc, c->detail));
+	KH_GUARD(kh_keys_audit_in(c->k, tx, c->p, c->op, c->keystore_id, key, c->version, rc,
+	                          c->detail));
 	if (rc == KH_OK && c->event != NULL && c->have_key)
 		KH_GUARD(kh_keys_notify_grantees(c->k, tx, &c->key, c->event, c->detail));
 	return KH_OK;

@@ -28,7 +28,7 @@ struct use {
 };
 
 /* The version must exist and be enabled; unknown versions are the ciphertext's fault. */
-static kh_rc check_version(struct kh_store_tx *tx, const struct kh_key_info *key, uint32_t version)
+kh_rc kh_keys_version_check(struct kh_store_tx *tx, const struct kh_key_info *key, uint32_t version)
 {
 	struct kh_store_rows *rows = NULL;
 	struct kh_slice s;
@@ -59,7 +59,7 @@ static kh_rc begin_in(struct use *u, struct kh_store_tx *tx, uint32_t version,
 	KH_ENSURE(u->key.usage == need, KH_ERR_WRONG_KEY_TYPE);
 	u->version = version != 0 ? version : u->key.current_version;
 	KH_ENSURE(u->version <= u->key.current_version, KH_ERR_DECRYPT);
-	KH_GUARD(check_version(tx, &u->key, u->version));
+	KH_GUARD(kh_keys_version_check(tx, &u->key, u->version));
 	if (material)
 		KH_GUARD(kh_keys_material(u->k, tx, &u->key, u->version, &u->mat));
 	return KH_OK;
@@ -343,7 +343,7 @@ kh_rc kh_keys_public_key(struct kh_keys *k, const struct kh_principal *p, const 
 		if (rc == KH_OK) {
 			u.version = version != 0 ? version : u.key.current_version;
 			rc = u.version <= u.key.current_version
-			         ? check_version(tx, &u.key, u.version)
+			         ? kh_keys_version_check(tx, &u.key, u.version)
 			         : KH_ERR_NOT_FOUND;
 			if (rc == KH_ERR_DECRYPT)
 				rc = KH_ERR_NOT_FOUND;

@@ -589,3 +589,29 @@ kh_rc kh_keymat_public_pem(struct kh_keymat *m, struct kh_buf *out)
 	KH_ENSURE(m->info->kind == KIND_PKEY, KH_ERR_WRONG_KEY_TYPE);
 	return kh_pkey_export_public_pem(m->pkey, out);
 }
+
+/* ---- Raw AEAD, for formats fixed elsewhere ---- */
+
+kh_rc kh_keymat_aead_seal(struct kh_keymat *m, struct kh_slice nonce, struct kh_slice ad,
+                          struct kh_slice pt, uint8_t *ct_out, uint8_t *tag_out)
+{
+	kh_rc rc;
+
+	KH_ENSURE(m->info->kind == KIND_AEAD, KH_ERR_WRONG_KEY_TYPE);
+	KH_ENSURE(pthread_mutex_lock(&m->lock) == 0, KH_ERR_INTERNAL);
+	rc = kh_aead_seal(m->aead, nonce, ad, pt, ct_out, tag_out);
+	(void)pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+kh_rc kh_keymat_aead_open(struct kh_keymat *m, struct kh_slice nonce, struct kh_slice ad,
+                          struct kh_slice ct, struct kh_slice tag, uint8_t *pt_out)
+{
+	kh_rc rc;
+
+	KH_ENSURE(m->info->kind == KIND_AEAD, KH_ERR_WRONG_KEY_TYPE);
+	KH_ENSURE(pthread_mutex_lock(&m->lock) == 0, KH_ERR_INTERNAL);
+	rc = kh_aead_open(m->aead, nonce, ad, ct, tag, pt_out);
+	(void)pthread_mutex_unlock(&m->lock);
+	return rc;
+}

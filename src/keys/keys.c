@@ -57,6 +57,8 @@ static void cache_drop_all(struct kh_keys *k)
 static void on_seal(void *arg)
 {
 	cache_drop_all(arg);
+	/* Credential secrets are unwrapped material too. */
+	kh_keys_xks_invalidate(arg);
 }
 
 void kh_keys_cache_drop_key(struct kh_keys *k, int64_t key_id)
@@ -229,7 +231,12 @@ kh_rc kh_keys_new(const struct kh_keys_options *opts, struct kh_keys **out)
 	k->cache_max = opts->cache_max != 0 ? opts->cache_max : KH_KEYS_CACHE_DEFAULT;
 	pthread_mutex_init(&k->cache_mu, NULL);
 	k->cache = kh_calloc(k->cache_max, sizeof(*k->cache));
-	kh_rc rc = k->cache != NULL ? kh_barrier_on_seal(k->barrier, on_seal, k) : KH_ERR_NOMEM;
+	kh_rc rc = k->cache != NULL ? kh_keys_xks_init(k) : KH_ERR_NOMEM;
+	if (rc == KH_OK) {
+		rc = kh_barrier_on_seal(k->barrier, on_seal, k);
+		if (rc != KH_OK)
+			kh_keys_xks_fini(k);
+	}
 	if (rc != KH_OK) {
 		kh_free(&k->cache);
 		pthread_mutex_destroy(&k->cache_mu);
@@ -247,6 +254,7 @@ void kh_keys_free(struct kh_keys **kp)
 		return;
 	kh_barrier_off_seal(k->barrier, on_seal, k);
 	cache_drop_all(k);
+	kh_keys_xks_fini(k);
 	kh_free(&k->cache);
 	pthread_mutex_destroy(&k->cache_mu);
 	kh_free(kp);

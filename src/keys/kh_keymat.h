@@ -94,6 +94,19 @@ KH_MUST_CHECK kh_rc kh_keymat_mac(struct kh_keymat *m, uint32_t version, struct 
 KH_MUST_CHECK kh_rc kh_keymat_verify_mac(struct kh_keymat *m, struct kh_slice msg,
                                          struct kh_slice blob, bool *out_valid);
 
+/*
+ * AEAD types: the bare AEAD with the caller's nonce and associated data, for ciphertext formats
+ * fixed elsewhere (XKS.md: AES-256-GCM with a 12-byte IV, 16-byte IVs on decryption). Arguments
+ * and errors as kh_aead_seal / kh_aead_open; other types KH_ERR_WRONG_KEY_TYPE. pt_out is
+ * caller memory for ct.len bytes (secret: secure memory).
+ */
+KH_MUST_CHECK kh_rc kh_keymat_aead_seal(struct kh_keymat *m, struct kh_slice nonce,
+                                        struct kh_slice ad, struct kh_slice pt, uint8_t *ct_out,
+                                        uint8_t *tag_out);
+KH_MUST_CHECK kh_rc kh_keymat_aead_open(struct kh_keymat *m, struct kh_slice nonce,
+                                        struct kh_slice ad, struct kh_slice ct, struct kh_slice tag,
+                                        uint8_t *pt_out);
+
 /* Asymmetric types: appends the public key as PEM. */
 KH_MUST_CHECK kh_rc kh_keymat_public_pem(struct kh_keymat *m, struct kh_buf *out);
 

@@ -112,8 +112,9 @@ struct kh_keys_commit {
 void kh_keys_defer_commit(struct kh_keys *k, struct kh_keys_defer *d, struct kh_keys_commit *c,
                           kh_keys_defer_done_fn done, void *arg);
 
-/* "operator", "account:12", "system": how a principal is named in audit records. */
-#define KH_PRINCIPAL_NAME_MAX 48u
+/* "operator", "account:12", "system", "xks:<store id>:<access key id>": how a principal is
+ * named in audit records. */
+#define KH_PRINCIPAL_NAME_MAX 64u
 void kh_keys_principal_name(const struct kh_principal *p, char *out, size_t out_len);
 
 /* ---- key stores and accounts ---- */

@@ -50,6 +50,23 @@ enum kh_keys_op {
 	KH_OP_SCHEDULED_ROTATION,
 	KH_OP_SCHEDULED_DELETION,
 	KH_OP_PURGE,
+	/* XKS key stores (xks.c, xks_ops.c) */
+	KH_OP_XKS_STORE_CREATE,
+	KH_OP_XKS_STORE_GET,
+	KH_OP_XKS_STORE_LIST,
+	KH_OP_XKS_STORE_UPDATE,
+	KH_OP_XKS_STORE_DELETE,
+	KH_OP_XKS_CREDENTIAL_ISSUE,
+	KH_OP_XKS_CREDENTIAL_REVOKE,
+	KH_OP_XKS_CREDENTIAL_LIST,
+	KH_OP_XKS_KEY_ATTACH,
+	KH_OP_XKS_KEY_GET,
+	KH_OP_XKS_KEY_LIST,
+	KH_OP_XKS_KEY_UPDATE,
+	KH_OP_XKS_KEY_DETACH,
+	KH_OP_XKS_METADATA,
+	KH_OP_XKS_ENCRYPT,
+	KH_OP_XKS_DECRYPT,
 	KH_OP_COUNT
 };
 
@@ -82,6 +99,8 @@ struct kh_keys {
 	size_t cache_max;
 	uint64_t tick;
 	uint64_t epoch; /* bumped at every seal: material loaded before it is not cached */
+
+	struct kh_keys_xks *xks; /* XKS caches (xks_cache.c) */
 };
 
 /* ---- rows and rules (access.c) ---- */
@@ -95,6 +114,10 @@ KH_MUST_CHECK kh_rc kh_keys_load_id(struct kh_store_tx *tx, int64_t id, struct k
  * manager of it), KH_ERR_FORBIDDEN when its roles do not allow op. */
 KH_MUST_CHECK kh_rc kh_keys_authorize(struct kh_store_tx *tx, const struct kh_principal *p,
                                       const struct kh_key_info *key, enum kh_keys_op op);
+/* The version exists, is not destroyed (else KH_ERR_DECRYPT) and is enabled (else
+ * KH_ERR_VERSION_DISABLED). */
+KH_MUST_CHECK kh_rc kh_keys_version_check(struct kh_store_tx *tx, const struct kh_key_info *key,
+                                          uint32_t version);
 /* The error a key's state gives for operations that need it enabled (KH_OK if enabled). */
 kh_rc kh_keys_state_error(enum kh_key_state s);
 /* Names 1-64 of [A-Za-z0-9_.-]. */
@@ -105,6 +128,12 @@ KH_MUST_CHECK kh_rc kh_keys_audit(struct kh_keys *k, struct kh_store_tx *tx,
                                   const struct kh_principal *p, enum kh_keys_op op,
                                   const struct kh_key_info *key, uint32_t version, kh_rc outcome,
                                   const char *detail);
+/* The same for a record about a key store when no key is named (keystore_id 0: the caller's, as
+ * kh_keys_audit does), e.g. the operator managing an XKS key store of a tenant. */
+KH_MUST_CHECK kh_rc kh_keys_audit_in(struct kh_keys *k, struct kh_store_tx *tx,
+                                     const struct kh_principal *p, enum kh_keys_op op,
+                                     int64_t keystore_id, const struct kh_key_info *key,
+                                     uint32_t version, kh_rc outcome, const char *detail);
 /* Queues a notice for every account holding a grant on key. */
 KH_MUST_CHECK kh_rc kh_keys_notify_grantees(struct kh_keys *k, struct kh_store_tx *tx,
                                             const struct kh_key_info *key, const char *event,
@@ -117,6 +146,18 @@ KH_MUST_CHECK kh_rc kh_keys_notify_grantees(struct kh_keys *k, struct kh_store_t
 KH_MUST_CHECK kh_rc kh_keys_record(struct kh_keys *k, const struct kh_principal *p,
                                    enum kh_keys_op op, const struct kh_key_info *key,
                                    uint32_t version, kh_rc outcome);
+/* kh_keys_record with the key store of a record that names no key (0: the caller's) and an
+ * audit detail (JSON object text of at most KH_AUDIT_FIELD_MAX bytes, or NULL). A deferred
+ * record (p->defer) keeps its own copy of the detail. */
+struct kh_keys_use_record {
+	enum kh_keys_op op;
+	const struct kh_key_info *key;
+	uint32_t version;
+	int64_t keystore_id;
+	const char *detail;
+};
+KH_MUST_CHECK kh_rc kh_keys_record_use(struct kh_keys *k, const struct kh_principal *p,
+                                       const struct kh_keys_use_record *u, kh_rc outcome);
 
 /* ---- changes (change.c) ---- */
 
@@ -137,6 +178,8 @@ struct kh_keys_change {
 	const char *event; /* notice to grantees on success, or NULL */
 	char detail[256];  /* audit detail (JSON object text or empty) */
 	bool gone;         /* the change removed the key row (purge): do not reload */
+	/* The key store of the audit record when no key is loaded (0: the caller's). */
+	int64_t keystore_id;
 	kh_rc outcome;
 };
 /* Runs the change; returns its outcome (or a storage failure). On success c->key holds the key
@@ -147,6 +190,34 @@ KH_MUST_CHECK kh_rc kh_keys_change_run(struct kh_keys_change *c);
  * no longer due (moved by another change). */
 KH_MUST_CHECK kh_rc kh_keys_rotate_scheduled(struct kh_keys *k, int64_t key_id, bool *out_done);
 KH_MUST_CHECK kh_rc kh_keys_destroy_due(struct kh_keys *k, int64_t key_id, bool *out_done);
+
+/* ---- pieces of the lifecycle for XKS keys (lifecycle.c) ---- */
+
+struct kh_keys_newmat;
+
+/* Validates a creation request for keystore_id; *out_type the type it makes. */
+KH_MUST_CHECK kh_rc kh_keys_create_check(const struct kh_key_create *req,
+                                         enum kh_key_type *out_type);
+/* Inserts a key of keystore_id made by kh_keys_create_check's request with material m, inside
+ * the caller's write transaction; out gets the key as stored. */
+KH_MUST_CHECK kh_rc kh_keys_create_in(struct kh_keys *k, struct kh_store_tx *tx,
+                                      int64_t keystore_id, const struct kh_key_create *req,
+                                      const struct kh_keys_newmat *m, int64_t now,
+                                      struct kh_key_info *out);
+/* Enables or disables the key as kh_keys_enable/disable do (same refusals); *out_event the
+ * grantees' notice, or NULL when the state did not change. */
+KH_MUST_CHECK kh_rc kh_keys_set_enabled_in(struct kh_store_tx *tx, const struct kh_key_info *key,
+                                           bool enabled, int64_t now, const char **out_event);
+/* Changes the rotation period as kh_keys_update does (same refusals). */
+KH_MUST_CHECK kh_rc kh_keys_set_period_in(struct kh_store_tx *tx, const struct kh_key_info *key,
+                                          int period_days, int64_t now);
+
+/* ---- XKS (xks_cache.c) ---- */
+
+KH_MUST_CHECK kh_rc kh_keys_xks_init(struct kh_keys *k);
+void kh_keys_xks_fini(struct kh_keys *k);
+/* Forgets every cached prefix and credential secret (after a change, and at a seal). */
+void kh_keys_xks_invalidate(struct kh_keys *k);
 
 /* ---- material (keys.c) ---- */
 

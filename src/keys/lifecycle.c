@@ -150,8 +150,8 @@ static kh_rc new_tag(char out[KH_KEY_TAG_LEN + 1])
 	return rc;
 }
 
-static kh_rc create_insert(struct kh_keys_change *c, struct kh_store_tx *tx, struct create_arg *a,
-                           int64_t *out_id)
+static kh_rc create_insert(struct kh_store_tx *tx, int64_t keystore_id, struct create_arg *a,
+                           int64_t now, int64_t *out_id)
 {
 	char tag[KH_KEY_TAG_LEN + 1];
 	struct kh_store_rows *rows = NULL;
@@ -159,7 +159,7 @@ static kh_rc create_insert(struct kh_keys_change *c, struct kh_store_tx *tx, str
 	KH_GUARD(new_tag(tag));
 	const char *desc = a->req->description != NULL ? a->req->description : "";
 	struct kh_store_val v[] = {
-	    KH_SV_INT(c->p->keystore_id),
+	    KH_SV_INT(keystore_id),
 	    KH_SV_TEXT(tag),
 	    KH_SV_TEXT(a->req->name),
 	    KH_SV_TEXT(kh_key_type_name(a->type)),
@@ -168,10 +168,10 @@ static kh_rc create_insert(struct kh_keys_change *c, struct kh_store_tx *tx, str
 	    KH_SV_INT(1),
 	    KH_SV_INT(a->req->convergent ? 1 : 0),
 	    KH_SV_INT(a->period),
-	    opt_time(a->period > 0 ? c->now + days_ns(a->period) : 0),
+	    opt_time(a->period > 0 ? now + days_ns(a->period) : 0),
 	    KH_SV_TEXT(desc),
-	    KH_SV_INT(c->now),
-	    KH_SV_INT(c->now),
+	    KH_SV_INT(now),
+	    KH_SV_INT(now),
 	};
 	KH_GUARD(kh_store_query_one(tx, &kh_q_key_insert, v, KH_SV_COUNT(v), &rows, &found));
 	kh_rc rc = found ? kh_store_rows_int(rows, 0, out_id) : KH_ERR_STORAGE;
@@ -187,7 +187,7 @@ static kh_rc create_apply(struct kh_keys_change *c, struct kh_store_tx *tx)
 	KH_ENSURE(p->kind == KH_PRINCIPAL_ACCOUNT && (p->policies & KH_POLICY_KMS_MANAGER) != 0,
 	          KH_ERR_FORBIDDEN);
 	KH_GUARD(a->valid);
-	KH_GUARD(create_insert(c, tx, a, &id));
+	KH_GUARD(create_insert(tx, p->keystore_id, a, c->now, &id));
 	KH_GUARD(kh_keys_load_id(tx, id, &c->key));
 	c->have_key = true;
 	c->version = 1;
@@ -216,6 +216,29 @@ kh_rc kh_keys_create(struct kh_keys *k, const struct kh_principal *p,
 	if (rc == KH_OK && out != NULL)
 		*out = c.key;
 	return rc;
+}
+
+kh_rc kh_keys_create_check(const struct kh_key_create *req, enum kh_key_type *out_type)
+{
+	struct create_arg a = {.req = req};
+	KH_GUARD(create_validate(req, &a));
+	*out_type = a.type;
+	return KH_OK;
+}
+
+kh_rc kh_keys_create_in(struct kh_keys *k, struct kh_store_tx *tx, int64_t keystore_id,
+                        const struct kh_key_create *req, const struct kh_keys_newmat *m,
+                        int64_t now, struct kh_key_info *out)
+{
+	struct create_arg a = {.req = req};
+	struct kh_key_info key;
+	int64_t id = 0;
+	KH_GUARD(create_validate(req, &a));
+	KH_GUARD(create_insert(tx, keystore_id, &a, now, &id));
+	KH_GUARD(kh_keys_load_id(tx, id, &key));
+	KH_GUARD(kh_keys_version_store(k, tx, &key, 1, m, now));
+	*out = key;
+	return KH_OK;
 }
 
 /* ---- read ---- */
@@ -422,6 +445,24 @@ kh_rc kh_keys_update(struct kh_keys *k, const struct kh_principal *p, const char
 	return KH_OK;
 }
 
+kh_rc kh_keys_set_period_in(struct kh_store_tx *tx, const struct kh_key_info *key, int period_days,
+                            int64_t now)
+{
+	KH_ENSURE(key->state != KH_KEY_DELETED, KH_ERR_CONFLICT);
+	KH_ENSURE(key->state != KH_KEY_PENDING_DELETION, KH_ERR_KEY_PENDING_DELETION);
+	KH_ENSURE(period_days >= 0 && period_days <= KH_KEY_MAX_ROTATION_DAYS, KH_ERR_BAD_INPUT);
+	struct schedule s = schedule_change(key, (unsigned)period_days, now);
+	struct kh_store_val v[] = {
+	    KH_SV_TEXT(key->description),
+	    KH_SV_INT(s.period),
+	    s.pending >= 0 ? KH_SV_INT(s.pending) : KH_SV_NULL,
+	    opt_time(s.next),
+	    KH_SV_INT(now),
+	    KH_SV_INT(key->id),
+	};
+	return kh_store_exec(tx, &kh_q_key_set_schedule, v, KH_SV_COUNT(v), NULL);
+}
+
 /* ---- rotation ---- */
 
 struct rotate_arg {
@@ -582,6 +623,20 @@ static kh_rc destroy_now(struct kh_keys_change *c, struct kh_store_tx *tx)
 	KH_GUARD(kh_keys_material_destroy(c->k, tx, key));
 	c->event = "key.deleted";
 	return store_state(tx, key, KH_KEY_DELETED, 0, c->now, c->now);
+}
+
+kh_rc kh_keys_set_enabled_in(struct kh_store_tx *tx, const struct kh_key_info *key, bool enabled,
+                             int64_t now, const char **out_event)
+{
+	*out_event = NULL;
+	KH_ENSURE(key->state != KH_KEY_DELETED, KH_ERR_CONFLICT);
+	KH_ENSURE(key->state != KH_KEY_PENDING_DELETION, KH_ERR_KEY_PENDING_DELETION);
+	enum kh_key_state want = enabled ? KH_KEY_ENABLED : KH_KEY_DISABLED;
+	if (key->state == want)
+		return KH_OK;
+	KH_GUARD(store_state(tx, key, want, 0, 0, now));
+	*out_event = enabled ? "key.enabled" : "key.disabled";
+	return KH_OK;
 }
 
 static kh_rc run_state_change(struct kh_keys *k, const struct kh_principal *p, const char *tag,

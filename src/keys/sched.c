@@ -7,6 +7,7 @@
  */
 #include "keys/kh_keys_int.h"
 #include "store/kh_store_keys.h"
+#include "store/kh_store_xks.h"
 
 #define DUE_BATCH 64u
 
@@ -86,6 +87,8 @@ static kh_rc purge_apply(struct kh_keys_change *c, struct kh_store_tx *tx)
 	struct kh_store_val v[] = {KH_SV_INT(c->key.id)};
 	KH_GUARD(kh_audit_usage_purge(c->k->audit, tx, c->key.id));
 	KH_GUARD(kh_store_exec(tx, &kh_q_grant_delete_all, v, 1, NULL));
+	/* An XKS key store still naming the key loses it with the key. */
+	KH_GUARD(kh_store_exec(tx, &kh_q_xks_key_delete_of, v, 1, NULL));
 	KH_GUARD(kh_store_exec(tx, &kh_q_version_delete_all, v, 1, NULL));
 	KH_GUARD(kh_store_exec(tx, &kh_q_key_delete, v, 1, NULL));
 	/* The audit record keeps the tag; the row is gone, so it is not reloaded. */
@@ -101,6 +104,8 @@ static kh_rc purge_one(struct kh_keys *k, int64_t key_id, bool *out_done)
 	c.key.id = key_id;
 	kh_rc rc = kh_keys_change_run(&c);
 	*out_done = rc == KH_OK;
+	if (rc == KH_OK)
+		kh_keys_xks_invalidate(k); /* a store's key count may have changed */
 	return rc == KH_ERR_CONFLICT ? KH_OK : rc;
 }
 
