@@ -85,7 +85,7 @@ struct kh_xks_store_update {
 KH_MUST_CHECK kh_rc kh_keys_xks_store_update(struct kh_keys *k, const struct kh_principal *p,
                                              int64_t id, const struct kh_xks_store_update *u,
                                              struct kh_xks_store_info *out);
-/* KH_ERR_CONFLICT while keys are attached; revokes its credentials. */
+/* KH_ERR_CONFLICT while keys are attached; deletes its credentials and their secrets. */
 KH_MUST_CHECK kh_rc kh_keys_xks_store_delete(struct kh_keys *k, const struct kh_principal *p,
                                              int64_t id);
 
@@ -105,7 +105,8 @@ KH_MUST_CHECK kh_rc kh_keys_xks_credential_issue(struct kh_keys *k, const struct
 KH_MUST_CHECK kh_rc kh_keys_xks_credential_revoke(struct kh_keys *k, const struct kh_principal *p,
                                                   int64_t store_id, const char *access_key_id);
 typedef kh_rc (*kh_xks_credential_fn)(const struct kh_xks_credential_info *c, void *arg);
-/* The live credentials, oldest first (never the secrets). */
+/* The live credentials, oldest first (never the secrets). out_secret must be KH_BUF_SECURE
+ * (KH_ERR_INTERNAL otherwise) for issue; the audit record names the access key id only. */
 KH_MUST_CHECK kh_rc kh_keys_xks_credentials(struct kh_keys *k, const struct kh_principal *p,
                                             int64_t store_id, kh_xks_credential_fn fn, void *arg);
 
@@ -139,6 +140,15 @@ struct kh_xks_key_attach {
 	const char *administrators; /* '\n'-separated patterns; NULL: none */
 	const char *users;
 };
+/*
+ * A keyhold key is attached to at most one (store, external key id) in all: attaching it again,
+ * here or in another store, is KH_ERR_CONFLICT (one store's managers could otherwise disable
+ * another's keys). An existing key must be an aes-256-gcm encrypt-decrypt key of the store's key
+ * store (else KH_ERR_WRONG_KEY_TYPE; another key store's: KH_ERR_NOT_FOUND), not pending
+ * deletion (KH_ERR_KEY_PENDING_DELETION) nor deleted (KH_ERR_CONFLICT); its rotation_days
+ * applies as kh_keys_update's would (from the next scheduled rotation). name is for a new key
+ * only (with key_tag: KH_ERR_BAD_INPUT); a new key is created in the same transaction.
+ */
 KH_MUST_CHECK kh_rc kh_keys_xks_key_attach(struct kh_keys *k, const struct kh_principal *p,
                                            int64_t store_id, const struct kh_xks_key_attach *req,
                                            struct kh_xks_key_info *out);
@@ -168,10 +178,13 @@ KH_MUST_CHECK kh_rc kh_keys_xks_key_detach(struct kh_keys *k, const struct kh_pr
 
 /* ---- the XKS proxy's path (no principal yet: the caller is authenticating) ---- */
 
-/* The store of a prefix; KH_ERR_NOT_FOUND for none. Cheap (cached, invalidated by changes). */
+/* The store of a prefix; KH_ERR_NOT_FOUND for none. Cheap (cached): a change made through this
+ * kh_keys is seen at once, one made by another node of a cluster within a second. */
 KH_MUST_CHECK kh_rc kh_keys_xks_resolve(struct kh_keys *k, const char *prefix,
                                         struct kh_xks_store_info *out);
-/* The secret of a live credential of store (KH_BUF_SECURE out); KH_ERR_NOT_FOUND otherwise. */
+/* The secret of a live credential of store (KH_BUF_SECURE out); KH_ERR_NOT_FOUND otherwise,
+ * also for an access key id that is not 20-30 of [A-Z2-7]. Cached in secure memory; a
+ * revocation through this kh_keys, and a seal, drop the cache at once. */
 KH_MUST_CHECK kh_rc kh_keys_xks_secret(struct kh_keys *k, int64_t store_id,
                                        struct kh_slice access_key_id, struct kh_buf *out_secret);
 
@@ -185,6 +198,13 @@ KH_MUST_CHECK kh_rc kh_keys_xks_secret(struct kh_keys *k, int64_t store_id,
  *
  * Secondary authorization: metadata needs aws_principal_arn to match an administrators or a
  * users pattern; encrypt and decrypt a users pattern.
+ *
+ * A principal of another store, or not an XKS principal, is KH_ERR_FORBIDDEN before anything.
+ * A deleted key answers KH_ERR_KEY_DISABLED. Every call leaves one record (audit, usage history,
+ * and the usage count on success) whose detail is {"kms_request_id", "kms_operation",
+ * "aws_principal_arn", "external_key_id"} (each cut to its share of KH_AUDIT_FIELD_MAX,
+ * JSON-escaped) plus "rule" ("users" or "administrators,users") on a secondary authorization
+ * denial; never plaintext.
  */
 struct kh_xks_call {
 	int64_t store_id;
@@ -258,6 +278,8 @@ struct kh_xks_node {
 	bool healthy; /* its last deep check passed */
 	int64_t seen_at;
 };
+/* Upserts self by id (1-64 visible ASCII characters, else KH_ERR_BAD_INPUT); seen_at is the
+ * clock's now, self->seen_at is ignored. */
 KH_MUST_CHECK kh_rc kh_keys_node_beat(struct kh_keys *k, const struct kh_xks_node *self);
 typedef kh_rc (*kh_xks_node_fn)(const struct kh_xks_node *n, void *arg);
 KH_MUST_CHECK kh_rc kh_keys_nodes_live(struct kh_keys *k, int64_t window_ns, kh_xks_node_fn fn,
