@@ -43,89 +43,6 @@ static kh_rc audit_scope(struct kh_api_call *c, const char *operation, int64_t *
 
 /* ---- ?since= ---- */
 
-/* n decimal digits at s; false at the first other byte (NUL included, so never reads past). */
-static bool digits(const char *s, size_t n, int64_t *out)
-{
-	int64_t v = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return true;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static int64_t days_in_month(int64_t y, int64_t m)
-{
-	static const int64_t days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	bool leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
-	return days[m - 1] + (m == 2 && leap ? 1 : 0);
-}
-
-/* Fraction digits after '.', as nanoseconds (digits past the ninth are read and dropped). */
-static const char *fraction(const char *p, int64_t *out_ns)
-{
-	int64_t ns = 0, scale = KH_NS_PER_SEC / 10;
-	const char *start = p;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		ns += (*p - '0') * scale;
-		scale /= 10;
-	}
-	*out_ns = ns;
-	return p > start ? p : NULL;
-}
-
-/* time-offset: "Z" or +hh:mm / -hh:mm, in seconds east of UTC; NULL when malformed. */
-static const char *offset(const char *p, int64_t *out_seconds)
-{
-	int64_t h = 0, m = 0;
-	*out_seconds = 0;
-	if (*p == 'Z' || *p == 'z')
-		return p + 1;
-	if ((*p != '+' && *p != '-') || !digits(p + 1, 2, &h) || p[3] != ':' ||
-	    !digits(p + 4, 2, &m) || h > 23 || m > 59)
-		return NULL;
-	*out_seconds = (*p == '-' ? -1 : 1) * (h * 3600 + m * 60);
-	return p + 6;
-}
-
-/* RFC 3339 section 5.6 date-time, e.g. "2026-01-31T12:00:00Z", as Unix nanoseconds >= 0. */
-static kh_rc rfc3339_parse(const char *s, int64_t *out_ns)
-{
-	int64_t y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, ns = 0, off = 0;
-	KH_ENSURE(strnlen(s, 20) == 20, KH_ERR_BAD_INPUT);
-	bool ok = digits(s, 4, &y) && s[4] == '-' && digits(s + 5, 2, &mo) && s[7] == '-' &&
-	          digits(s + 8, 2, &d) && (s[10] == 'T' || s[10] == 't') && digits(s + 11, 2, &h) &&
-	          s[13] == ':' && digits(s + 14, 2, &mi) && s[16] == ':' && digits(s + 17, 2, &sec);
-	KH_ENSURE(ok, KH_ERR_BAD_INPUT);
-	/* Second 60 is a leap second (RFC 3339 5.7); Unix time folds it into the next one. */
-	KH_ENSURE(mo >= 1 && mo <= 12 && d >= 1 && d <= days_in_month(y, mo) && h <= 23 &&
-	              mi <= 59 && sec <= 60,
-	          KH_ERR_BAD_INPUT);
-	const char *p = s + 19;
-	if (*p == '.')
-		p = fraction(p + 1, &ns);
-	if (p != NULL)
-		p = offset(p, &off);
-	KH_ENSURE(p != NULL && *p == '\0', KH_ERR_BAD_INPUT);
-	int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
-	KH_ENSURE(t >= 0 && t < INT64_MAX / KH_NS_PER_SEC, KH_ERR_BAD_INPUT);
-	*out_ns = t * KH_NS_PER_SEC + ns;
-	return KH_OK;
-}
-
 /* ?since=: Unix seconds or RFC 3339; absent leaves *out_ns (0: no bound). */
 static kh_rc since_param(struct kh_api_call *c, int64_t *out_ns)
 {
@@ -138,7 +55,7 @@ static kh_rc since_param(struct kh_api_call *c, int64_t *out_ns)
 		*out_ns = (int64_t)seconds * KH_NS_PER_SEC;
 		return KH_OK;
 	}
-	if (rfc3339_parse(v, out_ns) == KH_OK)
+	if (kh_api_time_parse(v, out_ns) == KH_OK)
 		return KH_OK;
 	return kh_api_fail(c, KH_ERR_BAD_INPUT,
 	                   "\"since\" must be Unix seconds or an RFC 3339 date-time");

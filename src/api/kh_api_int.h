@@ -35,12 +35,12 @@ struct kh_api_call {
 	struct kh_http_response *resp;
 	struct kh_principal who;               /* set when the route needs authentication */
 	const char *params[KH_API_MAX_PARAMS]; /* path parameters, NUL-terminated copies */
-	char param_store[KH_API_MAX_PARAMS][KH_LIMIT_NAME_MAX + 1];
-	struct kh_json *body;       /* parsed body when the route takes one */
-	struct kh_json_writer w;    /* on resp->body */
-	unsigned status;            /* success status (default 200) */
-	char message[160];          /* error message for the client (default: the rc's) */
-	unsigned retry_after;       /* seconds, for a KH_ERR_RATE_LIMITED answer */
+	char param_store[KH_API_MAX_PARAMS][KH_LIMIT_PATH_PARAM_LONG_BYTES + 1];
+	struct kh_json *body;    /* parsed body when the route takes one */
+	struct kh_json_writer w; /* on resp->body */
+	unsigned status;         /* success status (default 200; 204: the handler wrote nothing) */
+	char message[160];       /* error message for the client (default: the rc's) */
+	unsigned retry_after;    /* seconds, for a KH_ERR_RATE_LIMITED answer */
 	struct kh_keys_defer defer; /* KH_API_DEFER routes: their records, committed after */
 };
 
@@ -54,6 +54,9 @@ enum kh_api_route_flags {
 	 * committed after it returns, and the answer goes out once they are durable, without a
 	 * worker waiting for the sync (kh_keys_defer). Only for handlers that make no change. */
 	KH_API_DEFER = 32u,
+	/* The route's {} segments may be up to KH_LIMIT_PATH_PARAM_LONG_BYTES long (XKS external
+	 * key ids) instead of KH_LIMIT_NAME_MAX. */
+	KH_API_LONG_PARAMS = 64u,
 };
 
 typedef kh_rc (*kh_api_fn)(struct kh_api_call *c);
@@ -73,6 +76,7 @@ extern const struct kh_api_route kh_api_crypto_routes[];
 extern const struct kh_api_route kh_api_audit_routes[];
 extern const struct kh_api_route kh_api_webhook_routes[];
 extern const struct kh_api_route kh_api_metrics_routes[];
+extern const struct kh_api_route kh_api_xks_routes[];
 
 /* ---- metrics (metrics.c) ---- */
 
@@ -146,6 +150,9 @@ kh_rc kh_api_member_fail(struct kh_api_call *c, kh_rc rc, const char *name, cons
 kh_rc kh_api_key_error(struct kh_api_call *c, kh_rc rc);
 /* Sets the client message of an error (printf-free: a fixed string). */
 kh_rc kh_api_fail(struct kh_api_call *c, kh_rc rc, const char *message);
+/* RFC 3339 section 5.6 date-time ("2026-01-31T12:00:00Z", a fraction and an offset allowed)
+ * as Unix nanoseconds >= 0; KH_ERR_BAD_INPUT otherwise. */
+KH_MUST_CHECK kh_rc kh_api_time_parse(const char *s, int64_t *out_ns);
 /* Path parameter i as an integer id (1..INT64_MAX) or a version (1..UINT32_MAX). */
 KH_MUST_CHECK kh_rc kh_api_param_id(struct kh_api_call *c, unsigned i, int64_t *out);
 /* Optional body members: absent leaves *out as it is. */

@@ -102,18 +102,21 @@ static void write_error(struct kh_api_call *c, kh_rc rc)
 /* ---- matching ---- */
 
 static const struct kh_api_route *const route_tables[] = {
-    kh_api_sys_routes,   kh_api_key_routes,     kh_api_crypto_routes,
-    kh_api_audit_routes, kh_api_webhook_routes, kh_api_metrics_routes,
+    kh_api_sys_routes,     kh_api_key_routes,     kh_api_crypto_routes, kh_api_audit_routes,
+    kh_api_webhook_routes, kh_api_metrics_routes, kh_api_xks_routes,
 };
 
-/* Matches path against pattern, capturing {} segments; true on a match. */
-static bool match(const char *pattern, const char *path, struct kh_api_call *c)
+/* Matches path against the route's pattern, capturing {} segments; true on a match. */
+static bool match(const struct kh_api_route *r, const char *path, struct kh_api_call *c)
 {
+	const char *pattern = r->pattern;
+	size_t max = (r->flags & KH_API_LONG_PARAMS) != 0 ? KH_LIMIT_PATH_PARAM_LONG_BYTES
+	                                                  : KH_LIMIT_NAME_MAX;
 	unsigned n = 0;
 	while (*pattern != '\0' && *path != '\0') {
 		if (pattern[0] == '{' && pattern[1] == '}') {
 			size_t len = strcspn(path, "/");
-			if (len == 0 || len > KH_LIMIT_NAME_MAX || n == KH_API_MAX_PARAMS)
+			if (len == 0 || len > max || n == KH_API_MAX_PARAMS)
 				return false;
 			memcpy(c->param_store[n], path, len);
 			c->param_store[n][len] = '\0';
@@ -140,7 +143,7 @@ static const struct kh_api_route *find_route(struct kh_api_call *c, bool *out_ot
 	*out_other_method = false;
 	for (size_t t = 0; t < sizeof(route_tables) / sizeof(route_tables[0]); t++) {
 		for (const struct kh_api_route *r = route_tables[t]; r->pattern != NULL; r++, i++) {
-			if (!match(r->pattern, c->req->path, c))
+			if (!match(r, c->req->path, c))
 				continue;
 			/* HEAD is GET without the body (RFC 9110 9.3.2); the server drops the body.
 			 */
@@ -282,8 +285,8 @@ static kh_rc run(struct kh_api_call *c, const struct kh_api_route *r)
 		return kh_api_fail(c, KH_ERR_BAD_INPUT, "this operation takes no body");
 	kh_json_writer_init(&c->w, &c->resp->body);
 	KH_GUARD(r->fn(c));
-	/* A raw handler wrote its body and content type itself. */
-	return (r->flags & KH_API_RAW) != 0 ? KH_OK : kh_json_writer_end(&c->w);
+	/* A raw handler wrote its body and content type itself; a 204 has none. */
+	return (r->flags & KH_API_RAW) != 0 || c->status == 204 ? KH_OK : kh_json_writer_end(&c->w);
 }
 
 static void dispatch(struct kh_api_call *c, const struct kh_api_route *r, bool other_method)

@@ -56,6 +56,9 @@
 /* Names of keys, key stores, accounts (API.md: 1-64 chars of [A-Za-z0-9_.-]). */
 #define KH_LIMIT_NAME_MIN 1u
 #define KH_LIMIT_NAME_MAX 64u
+/* A path segment that is not a name, tag or id: XKS external key ids in the management API
+ * (XKS.md: 1-128 of [A-Za-z0-9._-]). Only routes that say so take segments this long. */
+#define KH_LIMIT_PATH_PARAM_LONG_BYTES 128u
 /* Free-text descriptions (API.md: 256). */
 #define KH_LIMIT_DESCRIPTION_BYTES 256u
 /* Page size for lists (API.md: default 50, max 1000). */
