@@ -2,16 +2,17 @@
 /*
  * Walking a paged list (API.md "Lists are paged"): the first page as asked for, then each next
  * one with the cursor the previous answer gave, until an answer has none. The cursor is the
- * server's and opaque to us, but it goes into a URL, so it is checked first: 1-64 unreserved
- * characters of RFC 3986 section 2.3, and never the same twice in a row (a server that does
- * not move on would be followed for ever).
+ * server's and opaque to us, but it goes into a URL, so it is checked first: 1-192 unreserved
+ * characters of RFC 3986 section 2.3 (an XKS key list's cursor carries an external key id of up
+ * to 128 characters), and never the same twice in a row (a server that does not move on would
+ * be followed for ever).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "client/kh_client_int.h"
 
-#define CURSOR_MAX 64u
+#define CURSOR_MAX 192u
 
 static bool cursor_ok(struct kh_slice s)
 {

@@ -25,7 +25,7 @@ enum mode {
 	M_NUMBER,      /* "next" is a number */
 	M_NOT_JSON,    /* the second page is not JSON */
 	M_FAIL_SECOND, /* the second page is a 404 error document */
-	M_LONG_CURSOR, /* 65 characters */
+	M_LONG_CURSOR, /* 193 characters */
 };
 
 /* The list: items 1..count; a cursor "p<n>" means after item n. */
@@ -39,7 +39,7 @@ static struct {
 static void write_page(struct kh_json_writer *w, unsigned after, unsigned limit)
 {
 	unsigned last = after;
-	char next[128];
+	char next[256];
 	kh_json_object_begin(w);
 	kh_json_key(w, "items");
 	kh_json_array_begin(w);
@@ -56,7 +56,7 @@ static void write_page(struct kh_json_writer *w, unsigned after, unsigned limit)
 	if (srv.mode == M_BAD_CURSOR)
 		snprintf(next, sizeof(next), "p%u&x=1", last);
 	if (srv.mode == M_LONG_CURSOR)
-		snprintf(next, sizeof(next), "p%064u", last);
+		snprintf(next, sizeof(next), "p%0192u", last);
 	kh_json_key(w, "next");
 	if (srv.mode == M_NUMBER)
 		kh_json_uint(w, last);
