@@ -76,6 +76,7 @@ static int parse_option(struct cli *c, const struct cli_cmd *cmd, int argc, char
 		return cli_usage_error("--%s takes no value", key);
 	if (k >= 0) {
 		out->val[k] = value != NULL ? value : "";
+		out->occ[out->occ_count++] = (struct cli_occurrence){(unsigned)k, out->val[k]};
 		return KH_EXIT_OK;
 	}
 	int ex = KH_EXIT_OK;
@@ -96,8 +97,11 @@ int cli_parse(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv, s
 	out->cmd = cmd;
 	*out_done = false;
 	out->pos = kh_calloc((size_t)argc + 1, sizeof(*out->pos));
-	if (out->pos == NULL)
+	out->occ = kh_calloc((size_t)argc + 1, sizeof(*out->occ));
+	if (out->pos == NULL || out->occ == NULL) {
+		cli_args_free(out);
 		return cli_fail("out of memory");
+	}
 	for (int i = 0; i < argc; i++) {
 		const char *arg = argv[i];
 		if (!options_end && wants_help(arg)) {
@@ -132,7 +136,9 @@ int cli_parse(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv, s
 void cli_args_free(struct cli_args *a)
 {
 	kh_free(&a->pos);
+	kh_free(&a->occ);
 	a->pos_count = 0;
+	a->occ_count = 0;
 }
 
 const char *cli_opt(const struct cli_args *a, const char *name)
@@ -144,6 +150,16 @@ const char *cli_opt(const struct cli_args *a, const char *name)
 bool cli_flag(const struct cli_args *a, const char *name)
 {
 	return cli_opt(a, name) != NULL;
+}
+
+const char *cli_opt_nth(const struct cli_args *a, const char *name, unsigned i)
+{
+	int k = opt_index(a->cmd, name, strlen(name), 0);
+	for (unsigned j = 0; k >= 0 && j < a->occ_count; j++) {
+		if (a->occ[j].opt == (unsigned)k && i-- == 0)
+			return a->occ[j].value;
+	}
+	return NULL;
 }
 
 const char *cli_pos(const struct cli_args *a, unsigned i)

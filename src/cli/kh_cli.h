@@ -40,11 +40,19 @@ struct cli_opt {
 
 #define CLI_MAX_OPTS 12u
 
+/* One option as given on the command line (for options that may be repeated). */
+struct cli_occurrence {
+	unsigned opt; /* index into cmd->opts */
+	const char *value;
+};
+
 struct cli_args {
 	const struct cli_cmd *cmd;
 	const char **pos; /* positional arguments */
 	unsigned pos_count;
-	const char *val[CLI_MAX_OPTS]; /* by index into cmd->opts; flags get "" */
+	const char *val[CLI_MAX_OPTS]; /* by index into cmd->opts (the last given); flags get "" */
+	struct cli_occurrence *occ;    /* every option of the command given, in order */
+	unsigned occ_count;
 };
 
 struct cli; /* the invocation: configuration, output mode, the client */
@@ -73,6 +81,7 @@ extern const struct cli_cmd cli_sys_cmds[];
 extern const struct cli_cmd cli_audit_cmds[];
 extern const struct cli_cmd cli_envelope_cmds[];
 extern const struct cli_cmd cli_local_cmds[];
+extern const struct cli_cmd cli_xks_cmds[];
 
 /* Parses the arguments after the command's name into out (options of the command and the
  * global ones). Exit code; *out_done when --help was answered. */
@@ -85,6 +94,9 @@ void cli_cmd_help(const struct cli_cmd *cmd, FILE *f);
 /* An option's value (NULL when absent; "" for a flag that is set). */
 const char *cli_opt(const struct cli_args *a, const char *name);
 bool cli_flag(const struct cli_args *a, const char *name);
+/* The i-th value (from 0, in command-line order) of an option that may be given several
+ * times ("--admin A --admin B"); NULL past the last. */
+const char *cli_opt_nth(const struct cli_args *a, const char *name, unsigned i);
 /* Positional i, or NULL. */
 const char *cli_pos(const struct cli_args *a, unsigned i);
 
@@ -144,7 +156,8 @@ struct cli_reply {
 void cli_reply_free(struct cli_reply *r);
 
 enum cli_call_flags {
-	CLI_CALL_RAW = 1u, /* never print the answer, even with --json */
+	CLI_CALL_RAW = 1u,   /* never print the answer, even with --json */
+	CLI_CALL_EMPTY = 2u, /* the answer may have no body (204): r->doc stays NULL */
 };
 
 /*
@@ -185,6 +198,16 @@ int cli_write_line(const char *path, struct kh_slice s, bool secret);
 int cli_uint(const char *text, const char *name, uint64_t min, uint64_t max, uint64_t *out);
 /* The "--context" (text) or "--context-file" of a, Base64-encoded into a JSON member. */
 int cli_context_member(const struct cli_args *a, struct kh_json_writer *w);
+
+/* ---- XKS (cmd_xks.c) ---- */
+
+#define CLI_XKS_ENCRYPT 1u
+#define CLI_XKS_DECRYPT 2u
+/* --usage: "encrypt,decrypt" (either order), "encrypt", "decrypt" or "none" as CLI_XKS_* bits;
+ * false for anything else. */
+bool cli_xks_usage_parse(const char *text, unsigned *out_bits);
+/* An external key id that may go into a path: 1-128 of A-Za-z0-9._- but not "." or "..". */
+bool cli_xks_external_id_ok(const char *s);
 
 /* ---- showing answers ---- */
 

@@ -18,7 +18,7 @@
 
 static const struct cli_cmd *const tables[] = {
     cli_key_cmds,   cli_grant_cmds,    cli_crypto_cmds, cli_sys_cmds,
-    cli_audit_cmds, cli_envelope_cmds, cli_local_cmds,
+    cli_audit_cmds, cli_envelope_cmds, cli_local_cmds,  cli_xks_cmds,
 };
 
 static const char global_help[] =
@@ -61,6 +61,7 @@ static const struct {
     {"audit", "read and verify the audit log"},
     {"notifications", "the account's inbox"},
     {"envelope", "encrypt and decrypt whole files with a data key"},
+    {"xks", "AWS external key stores: stores, SigV4 credentials, keys (docs/xks.md)"},
 };
 
 static void usage(FILE *f)
@@ -208,6 +209,14 @@ static int dispatch(struct cli *c, int argc, char **argv, int i)
 	if (i + 1 >= argc || is_help(argv[i + 1])) {
 		group_help(argv[i], i + 1 >= argc ? stderr : stdout);
 		return i + 1 >= argc ? KH_EXIT_USAGE : KH_EXIT_OK;
+	}
+	/* Two-word commands ("xks store create") before one-word ones. */
+	if (i + 2 < argc) {
+		char two[64];
+		snprintf(two, sizeof(two), "%s %s", argv[i + 1], argv[i + 2]);
+		const struct cli_cmd *cmd2 = find(argv[i], two);
+		if (cmd2 != NULL)
+			return run_cmd(c, cmd2, argc - i - 3, argv + i + 3);
 	}
 	const struct cli_cmd *cmd = find(argv[i], argv[i + 1]);
 	if (cmd == NULL) {

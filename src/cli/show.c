@@ -162,7 +162,7 @@ void cli_show_table(const struct kh_json *doc, const char *array, const char *co
 
 void cli_show_next(const struct kh_json *doc)
 {
-	char buf[128];
+	char buf[256];
 	if (cli_member(doc, "next") != NULL)
 		fprintf(stderr, "(more: repeat with --next %s)\n",
 		        cli_text(doc, "next", buf, sizeof(buf)));
