@@ -96,25 +96,6 @@ static void group_help(const char *group, FILE *f)
 	        group);
 }
 
-void cli_cmd_help(const struct cli_cmd *cmd, FILE *f)
-{
-	fprintf(f, "usage: keyhold %s%s%s%s%s [options]\n\n%s\n", cmd->group ? cmd->group : "",
-	        cmd->group ? " " : "", cmd->name, cmd->synopsis[0] ? " " : "", cmd->synopsis,
-	        cmd->summary);
-	if (cmd->opts != NULL && cmd->opts[0].name != NULL) {
-		fputs("\noptions:\n", f);
-		for (const struct cli_opt *o = cmd->opts; o->name != NULL; o++) {
-			char left[48], flag[4] = "   ";
-			if (o->short_name != 0)
-				snprintf(flag, sizeof(flag), "-%c,", o->short_name);
-			snprintf(left, sizeof(left), "%s --%s%s%s", flag, o->name,
-			         o->arg_name ? " " : "", o->arg_name ? o->arg_name : "");
-			fprintf(f, "  %-28s %s\n", left, o->help);
-		}
-	}
-	fputs("\nGlobal options and exit codes: keyhold --help.\n", f);
-}
-
 static bool is_group(const char *name)
 {
 	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
