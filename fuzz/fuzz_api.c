@@ -10,8 +10,9 @@
  * a kms-manager; tokens for the operator and the three accounts; keys aes-256-gcm (rotated
  * once), ecdsa-p256, hmac-sha256, rsa-2048 (encrypt-decrypt) and ed25519 in "fuzz", aes-256-gcm
  * in "other"; the user holds a different role on each "fuzz" key (key_defs[] below); and
- * ciphertexts, signatures and a MAC made with them. The database as it then is becomes the
- * template: before every input it is copied back and the layers reopened and unsealed, so every
+ * ciphertexts, signatures and a MAC made with them; an XKS key store in each key store, each
+ * with a credential and a key attached as "ext-1" (make_xks). The database as it then is becomes
+ * the template: before every input it is copied back and the layers reopened and unsealed, so every
  * input starts from the same state and a crash replays from its input alone. For that reason no
  * route is left out: an input may seal, rekey, rotate the root key, revoke the known tokens or
  * destroy the known keys, and the next input does not see it. Each caller may make RATE_BURST
@@ -57,7 +58,11 @@
  *     user only gets 2xx for what its role on the key allows; the other key store's keys,
  *     accounts and tokens never answer an account 403 (which would tell them from unknown
  *     ones), nor do keys the user holds no role on;
- *   - no answer contains a known token, and none contains the unseal share (raw or Base64)
+ *   - XKS management answers 2xx only to the operator and kms-managers, about XKS key stores
+ *     of the caller's key store only; the other key store's manager is never told 403 about
+ *     them; store lists hold only the caller's key store's stores;
+ *   - no answer contains a known token, nor the secret of a set-up XKS credential (shown
+ *     once, when issued), and none contains the unseal share (raw or Base64)
  *     unless the input itself put it in a request; webhook answers never have a "secret",
  *     and a webhook set over http:// goes to a loopback address;
  *   - a ciphertext from encrypt, data-key or re-encrypt decrypts (through keys/, with the
@@ -73,8 +78,8 @@
  *   - lists hold only what the caller may see: keys of its key store (the user's: those it
  *     holds a role on), grants to accounts of the key's store, audit records of its key store
  *     (the operator's: the system's);
- *   - an answer with a secret at the top (plaintext, token, random bytes, shares, or batch
- *     plaintexts) is in a KH_BUF_SECURE body;
+ *   - an answer with a secret at the top (plaintext, token, random bytes, shares, an XKS
+ *     secret access key or console file, or batch plaintexts) is in a KH_BUF_SECURE body;
  *   - nothing is logged at error level (a storage or internal failure, even one the answer
  *     hides), and after the input the audit chain still verifies.
  *
@@ -95,6 +100,7 @@
 #include "base/kh_log.h"
 #include "crypto/kh_crypto.h"
 #include "http/kh_json.h"
+#include "keys/kh_keys_xks.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -144,18 +150,21 @@ static void check_log(void)
 /* ---- the routes, as API.md lists them ---- */
 
 enum route_flags {
-	R_PUBLIC = 1u << 0,    /* no token (API.md "no auth") */
-	R_OPERATOR = 1u << 1,  /* the operator only */
-	R_MANAGERS = 1u << 2,  /* kms-manager accounts only */
-	R_AUDIT = 1u << 3,     /* the operator and kms-managers */
-	R_INBOX = 1u << 4,     /* accounts only */
-	R_KEYS = 1u << 5,      /* under /v1/keys: never the operator */
-	R_KEY = 1u << 6,       /* {0} is a key tag */
-	R_KEYSTORE = 1u << 7,  /* {0} is a key store id */
-	R_ACCOUNT = 1u << 8,   /* {0} is an account id */
-	R_TOKEN = 1u << 9,     /* {0} is a token id */
-	R_WEBHOOK = 1u << 10,  /* the answer never has the secret */
-	R_GRANT_ADD = 1u << 11 /* may give the user a new role */
+	R_PUBLIC = 1u << 0,     /* no token (API.md "no auth") */
+	R_OPERATOR = 1u << 1,   /* the operator only */
+	R_MANAGERS = 1u << 2,   /* kms-manager accounts only */
+	R_AUDIT = 1u << 3,      /* the operator and kms-managers */
+	R_INBOX = 1u << 4,      /* accounts only */
+	R_KEYS = 1u << 5,       /* under /v1/keys: never the operator */
+	R_KEY = 1u << 6,        /* {0} is a key tag */
+	R_KEYSTORE = 1u << 7,   /* {0} is a key store id */
+	R_ACCOUNT = 1u << 8,    /* {0} is an account id */
+	R_TOKEN = 1u << 9,      /* {0} is a token id */
+	R_WEBHOOK = 1u << 10,   /* the answer never has the secret */
+	R_GRANT_ADD = 1u << 11, /* may give the user a new role */
+	R_XKS = 1u << 12,       /* XKS management: the operator and kms-managers only */
+	R_XKS_STORE = 1u << 13, /* {0} is an XKS key store id */
+	R_LONG = 1u << 14,      /* {} segments up to KH_LIMIT_PATH_PARAM_LONG_BYTES */
 };
 
 /* Per-key roles (API.md), as bits of the roles that allow a key route. */
@@ -228,6 +237,19 @@ static const struct route routes[] = {
     {"GET", "/v1/accounts/{}/webhook", R_ACCOUNT | R_WEBHOOK, 0},
     {"DELETE", "/v1/accounts/{}/webhook", R_ACCOUNT | R_WEBHOOK, 0},
     {"GET", "/metrics", R_PUBLIC, 0},
+    {"POST", "/v1/xks/stores", R_XKS, 0},
+    {"GET", "/v1/xks/stores", R_XKS, 0},
+    {"GET", "/v1/xks/stores/{}", R_XKS | R_XKS_STORE, 0},
+    {"PATCH", "/v1/xks/stores/{}", R_XKS | R_XKS_STORE, 0},
+    {"DELETE", "/v1/xks/stores/{}", R_XKS | R_XKS_STORE, 0},
+    {"POST", "/v1/xks/stores/{}/credentials", R_XKS | R_XKS_STORE, 0},
+    {"GET", "/v1/xks/stores/{}/credentials", R_XKS | R_XKS_STORE, 0},
+    {"DELETE", "/v1/xks/stores/{}/credentials/{}", R_XKS | R_XKS_STORE, 0},
+    {"POST", "/v1/xks/stores/{}/keys", R_XKS | R_XKS_STORE, 0},
+    {"GET", "/v1/xks/stores/{}/keys", R_XKS | R_XKS_STORE, 0},
+    {"GET", "/v1/xks/stores/{}/keys/{}", R_XKS | R_XKS_STORE | R_LONG, 0},
+    {"PATCH", "/v1/xks/stores/{}/keys/{}", R_XKS | R_XKS_STORE | R_LONG, 0},
+    {"DELETE", "/v1/xks/stores/{}/keys/{}", R_XKS | R_XKS_STORE | R_LONG, 0},
 };
 #define ROUTE_COUNT COUNT(routes)
 
@@ -276,7 +298,8 @@ enum known_kind {
 	K_ACCOUNT,
 	K_KEYSTORE,
 	K_TOKEN,
-	K_TEXT
+	K_TEXT,
+	K_XKS_STORE, /* owner: the key store, 0 or 1 */
 };
 
 struct known {
@@ -329,14 +352,15 @@ static struct {
 	struct kh_buf share;
 	char share_b64[128];
 	char tokens[TOKEN_HOLDERS][KH_TOKEN_LEN + 1];
+	char xks_secrets[2][KH_XKS_SECRET_LEN + 1]; /* of the XKS key stores' credentials */
 	int64_t token_ids[TOKEN_HOLDERS];
 	struct kh_principal who[TOKEN_HOLDERS];
 	int64_t keystores[2];
 	char tags[KEY_COUNT][KH_KEY_TAG_LEN + 1];
 	uint32_t versions[KEY_COUNT]; /* current versions after the set-up */
-	struct known knowns[40];
+	struct known knowns[48];
 	size_t known_count;
-	struct subst substs[32];
+	struct subst substs[40];
 	size_t subst_count;
 } E;
 
@@ -562,6 +586,47 @@ static void make_outputs(void)
 	SETUP(kh_keys_mac(E.keys, mgr, E.tags[KEY_HMAC], msg, subst_new("mac")));
 }
 
+/* An XKS key store in each key store ("fuzz/xks" and "other"), each with a credential (whose
+ * secret no answer may show again) and a key attached as "ext-1"; the first also has a key
+ * under a 100-character external key id ("${ext-long}"). The keys attached are new ones, so
+ * the known keys' life cycle stays the checks' to follow. */
+static void make_xks(void)
+{
+	static const char *const prefixes[2] = {"fuzz/xks", "other"};
+	static const char *const store_substs[2] = {"xks", "xks-other"};
+	static const char *const ak_substs[2] = {"xks-ak", "xks-ak-other"};
+	char long_id[101];
+	memset(long_id, 'x', sizeof(long_id) - 1);
+	long_id[sizeof(long_id) - 1] = '\0';
+	for (size_t i = 0; i < 2; i++) {
+		const struct kh_principal *mgr = &E.who[HOLDER(i == 0 ? WHO_MANAGER : WHO_OTHER)];
+		struct kh_xks_store_create req = {.prefix = prefixes[i]};
+		struct kh_xks_store_info info;
+		struct kh_xks_credential_info cred;
+		struct kh_xks_key_attach att = {.external_key_id = "ext-1",
+		                                .rotation_days = -1,
+		                                .usages = KH_XKS_USE_ENCRYPT | KH_XKS_USE_DECRYPT};
+		static struct kh_xks_key_info key;
+		struct kh_buf secret;
+		SETUP(kh_keys_xks_store_create(E.keys, mgr, &req, &info));
+		known_id(K_XKS_STORE, (int)i, info.id, store_substs[i]);
+		kh_buf_init(&secret, KH_XKS_SECRET_LEN + 32, KH_BUF_SECURE);
+		SETUP(kh_keys_xks_credential_issue(E.keys, mgr, info.id, &cred, &secret));
+		CHECK(secret.len > 0 && secret.len <= KH_XKS_SECRET_LEN);
+		memcpy(E.xks_secrets[i], secret.ptr, secret.len);
+		kh_buf_cleanup(&secret);
+		known_add(K_TEXT, 0, cred.access_key_id);
+		subst_text(ak_substs[i], cred.access_key_id);
+		SETUP(kh_keys_xks_key_attach(E.keys, mgr, info.id, &att, &key));
+		if (i == 0) {
+			att.external_key_id = long_id;
+			SETUP(kh_keys_xks_key_attach(E.keys, mgr, info.id, &att, &key));
+		}
+	}
+	known_add(K_TEXT, 0, "ext-1");
+	subst_text("ext-long", long_id);
+}
+
 /* Text as it goes between JSON quotes (PEM lines). */
 static void subst_json_text(const char *name, struct kh_slice text)
 {
@@ -692,6 +757,7 @@ static void engine_setup(void)
 	make_outputs();
 	make_large();
 	make_knowns();
+	make_xks(); /* its knowns come last, so the seeds' known values keep their places */
 	struct kh_buf *b64 = subst_new("share");
 	SETUP(kh_base64_encode(kh_buf_slice(&E.share), b64));
 	CHECK(b64->len < sizeof(E.share_b64));
@@ -759,6 +825,7 @@ struct state {
 	bool share_used;             /* a request carried the unseal share */
 	bool grants_added;           /* the user may hold roles key_defs[] does not give it */
 	bool tokens_unknown;         /* a token may have been revoked */
+	bool xks_enabled_set;        /* an XKS key update enabled or disabled some key */
 };
 
 /* The substitution named at in[i] ("${name}"), or NULL. */
@@ -895,7 +962,7 @@ struct exchange {
 	int who;
 	bool json;                 /* the body was sent as JSON */
 	const struct route *match; /* the route of the table with this method and path */
-	char params[4][KH_LIMIT_NAME_MAX + 1];
+	char params[4][KH_LIMIT_PATH_PARAM_LONG_BYTES + 1];
 	bool sealed_before;
 	bool sealed_after;
 	bool initialized_before;
@@ -904,13 +971,15 @@ struct exchange {
 };
 
 /* Matches a decoded path against a pattern of the table, capturing the {} segments. */
-static bool match_pattern(const char *pattern, const char *path, struct exchange *x)
+static bool match_pattern(const struct route *r, const char *path, struct exchange *x)
 {
+	const char *pattern = r->pattern;
+	size_t max = (r->flags & R_LONG) != 0 ? KH_LIMIT_PATH_PARAM_LONG_BYTES : KH_LIMIT_NAME_MAX;
 	size_t n = 0;
 	while (*pattern != '\0' && *path != '\0') {
 		if (pattern[0] == '{' && pattern[1] == '}') {
 			size_t len = strcspn(path, "/");
-			if (len == 0 || len > KH_LIMIT_NAME_MAX || n == COUNT(x->params))
+			if (len == 0 || len > max || n == COUNT(x->params))
 				return false;
 			memcpy(x->params[n], path, len);
 			x->params[n++][len] = '\0';
@@ -929,7 +998,7 @@ static void find_match(struct exchange *x)
 	const char *method = strcmp(x->req->method_name, "HEAD") == 0 ? "GET" : x->req->method_name;
 	for (size_t i = 0; i < ROUTE_COUNT; i++) {
 		if (strcmp(routes[i].method, method) == 0 &&
-		    match_pattern(routes[i].pattern, x->req->path, x)) {
+		    match_pattern(&routes[i], x->req->path, x)) {
 			x->match = &routes[i];
 			return;
 		}
@@ -1029,8 +1098,9 @@ static void check_error(const struct exchange *x, const struct kh_json *doc)
 
 static bool names_secret(struct kh_slice name)
 {
-	static const char *const secrets[] = {"plaintext", "token", "random", "shares",
-	                                      "operator_token"};
+	static const char *const secrets[] = {"plaintext",   "token",          "random",
+	                                      "shares",      "operator_token", "secret_access_key",
+	                                      "console_file"};
 	for (size_t i = 0; i < COUNT(secrets); i++)
 		if (kh_slice_eq(name, kh_slice_from_cstr(secrets[i])))
 			return true;
@@ -1175,6 +1245,11 @@ static void check_foreign(const struct exchange *x)
 	else if ((x->match->flags & R_TOKEN) != 0 &&
 	         (k = find_known(K_TOKEN, x->params[0])) != NULL)
 		ks = keystore_of(k->owner);
+	/* XKS key stores: a manager of the other key store learns nothing of them (an account
+	 * that manages nothing is refused alike for every id, which tells nothing). */
+	else if ((x->match->flags & R_XKS_STORE) != 0 && is_manager(x->who) &&
+	         (k = find_known(K_XKS_STORE, x->params[0])) != NULL)
+		ks = k->owner;
 	if (ks >= 0 && ks != keystore_of(x->who))
 		CHECK(x->resp->status != 403);
 	/* API.md: a key the user holds no role on answers 404, as if it did not exist. */
@@ -1186,6 +1261,7 @@ static void check_foreign(const struct exchange *x)
 /* API.md "Who may do what", for answers that say yes. */
 static void check_access(const struct exchange *x)
 {
+	const struct known *k;
 	unsigned f;
 	if (!is_2xx(x->resp->status) || x->match == NULL || (x->match->flags & R_PUBLIC) != 0)
 		return;
@@ -1203,6 +1279,11 @@ static void check_access(const struct exchange *x)
 		check_key_access(x);
 	if ((f & (R_KEYSTORE | R_ACCOUNT | R_TOKEN)) != 0)
 		check_owner_access(x);
+	if ((f & R_XKS) != 0)
+		CHECK(x->who == WHO_OPERATOR || is_manager(x->who));
+	if ((f & R_XKS_STORE) != 0 && x->who != WHO_OPERATOR &&
+	    (k = find_known(K_XKS_STORE, x->params[0])) != NULL)
+		CHECK(keystore_of(x->who) == k->owner);
 }
 
 /* ---- what an answer that says yes means ---- */
@@ -1348,6 +1429,9 @@ static void check_key_object(const struct state *st, const struct kh_json *obj)
 	char text[KH_KEY_TAG_LEN + 1];
 	const struct known *k;
 	int64_t version = 0;
+	/* An XKS key update may have enabled or disabled a known key (attached in the input). */
+	if (st->xks_enabled_set)
+		return;
 	if (kh_json_get_string(obj, "tag", &tag) != KH_OK || tag.len > KH_KEY_TAG_LEN ||
 	    kh_json_get_string(obj, "state", &state) != KH_OK)
 		return;
@@ -1426,7 +1510,7 @@ static void check_lifecycle(const struct exchange *x, struct state *st)
 	for (size_t i = 0; i < COUNT(life_rules); i++) {
 		if (strcmp(name, life_rules[i].route) != 0)
 			continue;
-		CHECK((st->life[k->owner] & life_rules[i].before) != 0);
+		CHECK(st->xks_enabled_set || (st->life[k->owner] & life_rules[i].before) != 0);
 		if (life_rules[i].after != 0)
 			st->life[k->owner] = life_rules[i].after;
 	}
@@ -1461,6 +1545,9 @@ static void check_list_items(const struct exchange *x, const struct kh_json *ite
 			CHECK(x->who != WHO_USER || x->st->grants_added ||
 			      key_defs[k->owner].user_role != 0);
 			check_key_object(x->st, item);
+		} else if (strcmp(kind, "stores") == 0) {
+			CHECK(kh_json_get_int(item, "keystore_id", 1, INT64_MAX, &id) == KH_OK);
+			CHECK(x->who == WHO_OPERATOR || id == E.keystores[keystore_of(x->who)]);
 		} else if (strcmp(kind, "records") == 0) {
 			CHECK(kh_json_get_int(item, "keystore", 0, INT64_MAX, &id) == KH_OK);
 			CHECK(id ==
@@ -1482,6 +1569,7 @@ static void check_lists(const struct exchange *x)
 	    {"GET /v1/keys", "keys"},
 	    {"GET /v1/audit", "records"},
 	    {"GET /v1/keys/{}/grants", "grants"},
+	    {"GET /v1/xks/stores", "stores"},
 	};
 	struct kh_json *doc = NULL;
 	char err[128], name[64];
@@ -1602,6 +1690,9 @@ static void check_secrets(const struct exchange *x)
 {
 	for (size_t h = 0; h < TOKEN_HOLDERS; h++)
 		CHECK(!contains(x->resp, kh_slice_from_cstr(E.tokens[h])));
+	/* An XKS secret is shown once, when issued: never again. */
+	for (size_t i = 0; i < COUNT(E.xks_secrets); i++)
+		CHECK(!contains(x->resp, kh_slice_from_cstr(E.xks_secrets[i])));
 	if (x->st->share_used)
 		return;
 	CHECK(!contains(x->resp, kh_slice_from_cstr(E.share_b64)));
@@ -1667,6 +1758,9 @@ static void send_request(struct request *rq, struct state *st, unsigned n)
 		st->grants_added = true;
 	if (is_2xx(resp.status) && x.match != NULL && (x.match->flags & R_TOKEN) != 0)
 		st->tokens_unknown = true;
+	if (is_2xx(resp.status) && x.match != NULL && (x.match->flags & R_LONG) != 0 &&
+	    strcmp(x.match->method, "PATCH") == 0)
+		st->xks_enabled_set = true;
 	current_path = "";
 	kh_buf_cleanup(&resp.body);
 	kh_http_local_cleanup(&l);
