@@ -597,6 +597,11 @@ static void write_xks_key(struct kh_json_writer *w, const struct kh_xks_key_info
 	kh_json_uint(w, k->key.current_version);
 	kh_json_key(w, "rotation_days");
 	kh_json_uint(w, k->key.rotation_period_days);
+	/* A period change applies from the next scheduled rotation (API.md "Lifecycle rules"). */
+	if (k->key.pending_period_days >= 0) {
+		kh_json_key(w, "pending_rotation_days");
+		kh_json_int(w, k->key.pending_period_days);
+	}
 	kh_json_key(w, "usages");
 	write_usages(w, k->usages);
 	kh_json_key(w, "expires_at");
