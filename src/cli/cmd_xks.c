@@ -109,9 +109,19 @@ static void show_stores(const struct kh_json *doc)
 static void show_key(const struct kh_json *doc)
 {
 	static const char *const fields[] = {
-	    "external_key_id", "key",        "key_state",  "current_version",
-	    "rotation_days",   "usages",     "expires_at", "administrators",
-	    "users",           "created_at", "updated_at", NULL,
+	    "external_key_id",
+	    "key",
+	    "key_state",
+	    "current_version",
+	    "rotation_days",
+	    "pending_rotation_days",
+	    "usages",
+	    "expires_at",
+	    "administrators",
+	    "users",
+	    "created_at",
+	    "updated_at",
+	    NULL,
 	};
 	cli_show_fields(doc, fields);
 }
