@@ -683,7 +683,7 @@ static kh_rc xks_key_attach(struct kh_api_call *c)
 		rc = kh_keys_xks_key_attach(c->api->keys, &c->who, id, &req, k);
 		if (rc == KH_ERR_WRONG_KEY_TYPE)
 			rc = kh_api_member_fail(c, KH_ERR_BAD_INPUT, "key",
-			                        "must name an aes-256-gcm key");
+			                        "must name an aes-256-gcm encrypt-decrypt key");
 		else if (rc == KH_ERR_NOT_FOUND)
 			rc = kh_api_fail(
 			    c, rc,
@@ -691,8 +691,8 @@ static kh_rc xks_key_attach(struct kh_api_call *c)
 			        ? "no such XKS key store, or no such key in its key store"
 			        : "no such XKS key store");
 		rc = xks_error(c, rc, "no such XKS key store",
-		               "that external key id is taken in this XKS key store, or the key "
-		               "cannot be attached in its state");
+		               "that external key id is taken in this XKS key store, or the key is "
+		               "attached already (here or in another XKS key store) or deleted");
 	}
 	if (rc == KH_OK) {
 		c->status = 201;

@@ -222,6 +222,8 @@ api POST "$K" '{"external_key_id":"key-3","key":"0123456789abcdef0123456789abcde
 want 404 NotFound
 api POST "$K" '{"external_key_id":"key-1","usages":[]}'
 want 409 Conflict
+api POST "$K" "{\"external_key_id\":\"key-9\",\"key\":\"$existing\",\"usages\":[]}"
+want 409 Conflict 'attached already'
 api POST "$K" "{\"external_key_id\":\"key-3\",\"key\":\"$existing\",\"name\":\"n\",\"usages\":[]}"
 want 400 BadRequest '"name"'
 long_id=$(printf 'k%.0s' $(seq 1 129))
