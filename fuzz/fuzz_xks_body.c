@@ -205,6 +205,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		}
 		CHECK(req.op == op);
+		if (req.late != KH_OK) {
+			/* Late refusals come only after every validation check passed. */
+			CHECK(req.late == KH_ERR_TOO_LARGE || req.late == KH_ERR_DECRYPT);
+			CHECK(req.md.kms_request_id.len > 0 && req.md.kms_operation.len > 0);
+			check_refusal(req.late, &req.late_fault);
+			kh_xks_request_cleanup(&req);
+			continue;
+		}
 		check_accepted(&req);
 		check_rewrite(&req);
 		if (op == KH_XKS_OP_DECRYPT)

@@ -61,8 +61,10 @@ enum kh_xks_error kh_xks_error_of(kh_rc rc)
 	case KH_CLASS_NOT_FOUND:
 		return KH_XKS_ERR_KEY_NOT_FOUND;
 	case KH_CLASS_CONFLICT:
-	case KH_CLASS_SEALED:
 		return KH_XKS_ERR_INVALID_STATE;
+	case KH_CLASS_SEALED:
+		/* ARCHITECTURE.md: sealed, every XKS operation answers 503; AWS retries it. */
+		return KH_XKS_ERR_DEPENDENCY_TIMEOUT;
 	case KH_CLASS_RATE_LIMITED:
 		return KH_XKS_ERR_THROTTLING;
 	case KH_CLASS_CRYPTO:
@@ -325,12 +327,13 @@ kh_rc kh_xks_request_decode(enum kh_xks_op op, struct kh_slice body, struct kh_x
 	d.root = d.req.doc;
 	KH_GUARD_OUT(decode_request_metadata(&d));
 	KH_GUARD_OUT(op_decoders[op](&d));
-	if (d.too_large != NULL) {
-		rc = refuse(&d, KH_ERR_TOO_LARGE, d.too_large, "is larger than this proxy takes");
-		goto out;
-	}
-	if (op == KH_XKS_OP_DECRYPT)
-		KH_GUARD_OUT(check_decrypt_lengths(&d));
+	/* The late refusals: reported into the request, not as the result. */
+	d.fault = &d.req.late_fault;
+	if (d.too_large != NULL)
+		d.req.late =
+		    refuse(&d, KH_ERR_TOO_LARGE, d.too_large, "is larger than this proxy takes");
+	else if (op == KH_XKS_OP_DECRYPT)
+		d.req.late = check_decrypt_lengths(&d);
 	*out = d.req;
 	return KH_OK;
 out:
@@ -349,6 +352,7 @@ void kh_xks_request_cleanup(struct kh_xks_request *req)
 	kh_buf_cleanup(&req->metadata);
 	memset(&req->md, 0, sizeof(req->md));
 	req->want_integrity = false;
+	req->late = KH_OK;
 }
 
 /* ---- encoding ---- */

@@ -20,6 +20,11 @@
  * The checks run in the order of XKS.md "Routing": every ValidationException check first, then
  * the size limits, then the IV and tag lengths (a property of the ciphertext, checked where the
  * crypto would be). So a body that is both malformed and too large is a ValidationException.
+ *
+ * The last two kinds (KH_ERR_TOO_LARGE and KH_ERR_DECRYPT) are "late": XKS.md puts them after
+ * the key lookup and secondary authorization, which need the requestMetadata. So the decoder
+ * returns KH_OK for them with the request decoded (the oversized member left empty) and the
+ * refusal in req->late and req->late_fault; the caller reports it at its place in the order.
  */
 #ifndef KH_XKS_BODY_H
 #define KH_XKS_BODY_H
@@ -57,7 +62,8 @@ unsigned kh_xks_error_status(enum kh_xks_error e);
  * InvalidKeyUsageException; too large UnsupportedOperationException; unauthenticated
  * AuthenticationFailedException; forbidden AccessDeniedException; not found
  * KeyNotFoundException (a bad path is the router's InvalidUriPathException, never a kh_rc);
- * conflict (disabled key or version) and sealed InvalidStateException; rate limited
+ * conflict (disabled key or version) InvalidStateException; sealed DependencyTimeoutException
+ * (503: the key backend is unavailable for now); rate limited
  * ThrottlingException; crypto InvalidCiphertextException; anything else InternalException.
  */
 enum kh_xks_error kh_xks_error_of(kh_rc rc);
@@ -105,12 +111,15 @@ struct kh_xks_request {
 	struct kh_buf tag;        /* decrypt: 16 bytes */
 	struct kh_buf metadata;   /* decrypt: ciphertextMetadata */
 	bool want_integrity;      /* encrypt: ciphertextDataIntegrityValueAlgorithm was SHA_256 */
+	kh_rc late;               /* KH_OK, KH_ERR_TOO_LARGE or KH_ERR_DECRYPT (see above) */
+	struct kh_xks_fault late_fault; /* its error and message when late is not KH_OK */
 };
 
 /*
  * Decodes the body of op into out (which the caller releases with kh_xks_request_cleanup).
  * Unknown members are ignored at every level. On failure out is untouched and fault gets the
- * error, which is always kh_xks_error_of(the returned code), and a message.
+ * error, which is always kh_xks_error_of(the returned code), and a message. A late refusal is
+ * KH_OK with out->late set (fault is then untouched).
  */
 KH_MUST_CHECK kh_rc kh_xks_request_decode(enum kh_xks_op op, struct kh_slice body,
                                           struct kh_xks_request *out, struct kh_xks_fault *fault);
