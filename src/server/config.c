@@ -76,17 +76,24 @@ struct string_member {
 	}
 
 static const struct string_member strings[] = {
-    MEMBER(data_dir),     MEMBER(listen),          MEMBER(http_listen), MEMBER(tls_cert),
-    MEMBER(tls_key),      MEMBER(log_level),       MEMBER(node_id),     MEMBER(pkcs11_module),
-    MEMBER(pkcs11_token), MEMBER(pkcs11_pin_file), MEMBER(pkcs11_key),
+    MEMBER(data_dir),     MEMBER(listen),          MEMBER(http_listen),   MEMBER(tls_cert),
+    MEMBER(tls_key),      MEMBER(log_level),       MEMBER(node_id),       MEMBER(pkcs11_module),
+    MEMBER(pkcs11_token), MEMBER(pkcs11_pin_file), MEMBER(pkcs11_key),    MEMBER(xks_listen),
+    MEMBER(xks_tls_cert), MEMBER(xks_tls_key),     MEMBER(xks_client_ca),
 };
 
 static const char *const allowed[] = {
-    "data_dir",     "listen",          "http_listen",      "tls_cert",
-    "tls_key",      "log_level",       "node_id",          "pkcs11_module",
-    "pkcs11_token", "pkcs11_pin_file", "pkcs11_key",       "network_threads",
-    "workers",      "rate_limit_rps",  "rate_limit_burst", "webhook_retry_seconds",
-    NULL,
+    "data_dir",         "listen",
+    "http_listen",      "tls_cert",
+    "tls_key",          "log_level",
+    "node_id",          "pkcs11_module",
+    "pkcs11_token",     "pkcs11_pin_file",
+    "pkcs11_key",       "network_threads",
+    "workers",          "rate_limit_rps",
+    "rate_limit_burst", "webhook_retry_seconds",
+    "xks_listen",       "xks_tls_cert",
+    "xks_tls_key",      "xks_client_ca",
+    "xks_client_names", NULL,
 };
 
 static kh_rc load_strings(struct kh_server_config *c, const struct kh_json *doc, char *err,
@@ -137,6 +144,34 @@ static const struct {
     {"webhook_retry_seconds", offsetof(struct kh_server_config, webhook_retry_seconds), 1, 3600},
 };
 
+/* xks_client_names: an array of up to KH_SERVER_XKS_NAMES_MAX non-empty names. */
+static kh_rc load_xks_names(struct kh_server_config *c, const struct kh_json *doc, char *err,
+                            size_t err_len)
+{
+	const struct kh_json *arr = NULL;
+	size_t count = 0;
+	kh_rc rc = kh_json_get_array(doc, "xks_client_names", &arr, &count);
+	if (rc == KH_ERR_NOT_FOUND)
+		return KH_OK;
+	if (rc != KH_OK || count > KH_SERVER_XKS_NAMES_MAX)
+		goto bad;
+	for (size_t i = 0; i < count; i++) {
+		struct kh_slice s;
+		if (kh_json_as_string(kh_json_array_at(arr, i), &s) != KH_OK || s.len == 0 ||
+		    s.len >= KH_SERVER_XKS_NAME_LEN)
+			goto bad;
+		memcpy(c->xks_client_names[i], s.ptr, s.len);
+		c->xks_client_names[i][s.len] = '\0';
+	}
+	c->xks_client_name_count = (unsigned)count;
+	return KH_OK;
+bad:
+	snprintf(err, err_len,
+	         "\"xks_client_names\" must be an array of at most %u names of 1 to %u bytes",
+	         KH_SERVER_XKS_NAMES_MAX, KH_SERVER_XKS_NAME_LEN - 1);
+	return KH_ERR_BAD_INPUT;
+}
+
 static kh_rc load_numbers(struct kh_server_config *c, const struct kh_json *doc, char *err,
                           size_t err_len)
 {
@@ -163,6 +198,11 @@ kh_rc kh_server_config_load(struct kh_server_config *c, const char *path, char *
 	KH_GUARD_OUT(kh_json_only(doc, allowed, err, err_len));
 	KH_GUARD_OUT(load_strings(c, doc, err, err_len));
 	KH_GUARD_OUT(load_numbers(c, doc, err, err_len));
+	KH_GUARD_OUT(load_xks_names(c, doc, err, err_len));
+	if (c->xks_client_name_count > 0 && c->xks_client_ca[0] == '\0') {
+		snprintf(err, err_len, "\"xks_client_names\" needs \"xks_client_ca\"");
+		rc = KH_ERR_BAD_INPUT;
+	}
 out:
 	kh_json_free(&doc);
 	kh_buf_cleanup(&text);

@@ -13,6 +13,8 @@
 
 #define KH_SERVER_PATH_MAX 512u
 #define KH_SERVER_ADDR_MAX 64u
+#define KH_SERVER_XKS_NAMES_MAX 8u
+#define KH_SERVER_XKS_NAME_LEN 256u
 
 struct kh_server_config {
 	bool dev;
@@ -38,6 +40,17 @@ struct kh_server_config {
 	/* Webhook retries: the first comes after this many seconds, then twice as long each time
 	 * up to an hour; after 24 hours the notice stays in the inbox only. */
 	unsigned webhook_retry_seconds;
+	/* XKS (XKS.md): the proxy answers on the HTTPS listener above, and on this listener of its
+	 * own when set ("host:port"), with its own certificate (default: tls_cert and tls_key).
+	 * xks_client_ca (a PEM bundle) turns on mutual TLS on that listener; xks_client_names are
+	 * the client certificate names accepted (CN or a SAN dNSName; none: any the bundle
+	 * verifies), such as cks.kms.us-east-1.amazonaws.com. */
+	char xks_listen[KH_SERVER_ADDR_MAX];
+	char xks_tls_cert[KH_SERVER_PATH_MAX];
+	char xks_tls_key[KH_SERVER_PATH_MAX];
+	char xks_client_ca[KH_SERVER_PATH_MAX];
+	char xks_client_names[KH_SERVER_XKS_NAMES_MAX][KH_SERVER_XKS_NAME_LEN];
+	unsigned xks_client_name_count;
 };
 
 /* Defaults: production paths; dev mode changes data_dir to ./var. */

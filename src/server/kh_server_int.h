@@ -8,6 +8,7 @@
 
 #include "api/kh_api.h"
 #include "server/kh_server.h"
+#include "xks/kh_xks_proxy.h"
 
 struct kh_node {
 	const struct kh_server_config *cfg;
@@ -17,20 +18,26 @@ struct kh_node {
 	struct kh_keys *keys;
 	struct kh_authz *authz;
 	struct kh_api *api;
+	struct kh_xks_proxy *xks;
 	struct kh_pkcs11_config pkcs11;
 	struct kh_buf pkcs11_pin; /* secure */
 	/* Set and cleared under listen_mu, which /metrics also takes to read their counters. */
 	pthread_mutex_t listen_mu;
 	struct kh_http_server *https;
 	struct kh_http_server *http;
-	struct kh_buf tls_cert; /* PEM */
-	struct kh_buf tls_key;  /* PEM, secure */
+	struct kh_http_server *xks_https; /* the XKS listener of its own, when configured */
+	struct kh_buf tls_cert;           /* PEM */
+	struct kh_buf tls_key;            /* PEM, secure */
+	struct kh_buf xks_cert;           /* PEM, when the XKS listener has its own */
+	struct kh_buf xks_key;            /* PEM, secure */
+	struct kh_buf xks_ca;             /* PEM bundle for mutual TLS */
 	/* scheduler */
 	pthread_t sched;
 	bool sched_started;
 	pthread_mutex_t sched_mu;
 	pthread_cond_t sched_cv;
 	bool stopping;
+	int64_t beat_at; /* monotonic time of the last XKS node beat */
 	/* webhook deliverer */
 	pthread_t hooks;
 	bool hooks_started;

@@ -4,7 +4,8 @@
  * are due, destroys keys whose deletion wait is over, purges deleted keys after 365 days and
  * rewraps secrets after a root key rotation. Each item is its own short transaction, so
  * requests are never held up behind a long batch; the thread sleeps until the next due time
- * (at most a minute, since keys change) or until it is told to stop.
+ * (at most BEAT_NS, since keys change and the node beats for the XKS health's fleet) or until
+ * it is told to stop.
  */
 #include <time.h>
 
@@ -12,14 +13,28 @@
 #include "server/kh_server_int.h"
 
 #define BATCH 100u
-#define MAX_SLEEP_NS (60 * KH_NS_PER_SEC)
+#define BEAT_NS (10 * KH_NS_PER_SEC)
+#define MAX_SLEEP_NS BEAT_NS
 #define MIN_SLEEP_NS (KH_NS_PER_SEC / 10)
+
+/* The XKS node beat (health's fleet), every BEAT_NS, sealed or not. */
+static void beat(struct kh_node *n)
+{
+	int64_t now = kh_clock_mono_ns();
+	if (n->beat_at != 0 && now - n->beat_at < BEAT_NS)
+		return;
+	n->beat_at = now;
+	kh_rc rc = kh_xks_proxy_beat(n->xks);
+	if (rc != KH_OK)
+		KH_LOG_WARN("node beat failed", KH_LF_RC(rc));
+}
 
 /* One pass; returns whether anything was done (then the next pass comes at once). */
 static bool pass(struct kh_node *n)
 {
 	struct kh_barrier_status st;
 	size_t rotated = 0, deleted = 0, purged = 0, rewrapped = 0, left = 0;
+	beat(n);
 	if (kh_barrier_status(n->barrier, &st) != KH_OK || st.sealed)
 		return false;
 	kh_rc rc = kh_keys_rotate_due(n->keys, BATCH, &rotated);

@@ -98,7 +98,7 @@ static void http_stats(void *arg, struct kh_http_stats *out)
 	struct kh_node *n = arg;
 	*out = (struct kh_http_stats){0};
 	pthread_mutex_lock(&n->listen_mu);
-	struct kh_http_server *servers[] = {n->https, n->http};
+	struct kh_http_server *servers[] = {n->https, n->http, n->xks_https};
 	for (size_t i = 0; i < sizeof(servers) / sizeof(servers[0]); i++) {
 		struct kh_http_stats one;
 		if (servers[i] == NULL)
@@ -141,11 +141,15 @@ static kh_rc open_layers(struct kh_node *n)
 	    .rate_limit_rps = n->cfg->rate_limit_rps,
 	    .rate_limit_burst = n->cfg->rate_limit_burst,
 	};
-	return kh_api_new(&po, &n->api);
+	KH_GUARD(kh_api_new(&po, &n->api));
+	struct kh_xks_proxy_options xo = {
+	    .keys = n->keys, .barrier = n->barrier, .clock = clock, .node_id = n->cfg->node_id};
+	return kh_xks_proxy_new(&xo, &n->xks);
 }
 
 static void close_layers(struct kh_node *n)
 {
+	kh_xks_proxy_free(&n->xks);
 	kh_api_free(&n->api);
 	kh_authz_free(&n->authz);
 	kh_keys_free(&n->keys);
@@ -167,7 +171,19 @@ static kh_rc load_tls(struct kh_node *n)
 	return kh_file_read(n->cfg->tls_key, &n->tls_key);
 }
 
-static kh_rc listen_on(struct kh_node *n, const char *addr, bool tls, struct kh_http_server **out)
+/* The main listeners serve the native API and the XKS proxy's paths. */
+static void serve_shared(void *ctx, const struct kh_http_request *req,
+                         struct kh_http_response *resp)
+{
+	struct kh_node *n = ctx;
+	if (kh_xks_proxy_owns(req))
+		kh_xks_proxy_handle(n->xks, req, resp);
+	else
+		kh_api_handle(n->api, req, resp);
+}
+
+static kh_rc listen_with(struct kh_node *n, const char *addr, struct kh_http_options *o,
+                         kh_http_handler handler, void *ctx, struct kh_http_server **out)
 {
 	char host[KH_SERVER_ADDR_MAX];
 	uint16_t port = 0;
@@ -175,18 +191,12 @@ static kh_rc listen_on(struct kh_node *n, const char *addr, bool tls, struct kh_
 		KH_LOG_ERROR("bad listen address", KH_LF_STR("address", addr));
 		return KH_ERR_BAD_INPUT;
 	}
-	struct kh_http_options o = {
-	    .address = host,
-	    .port = port,
-	    .network_threads = n->cfg->network_threads,
-	    .workers = n->cfg->workers,
-	};
-	if (tls) {
-		o.cert_pem = kh_buf_slice(&n->tls_cert);
-		o.key_pem = kh_buf_slice(&n->tls_key);
-	}
+	o->address = host;
+	o->port = port;
+	o->network_threads = n->cfg->network_threads;
+	o->workers = n->cfg->workers;
 	struct kh_http_server *s = NULL;
-	kh_rc rc = kh_http_server_start(&o, kh_api_handle, n->api, &s);
+	kh_rc rc = kh_http_server_start(o, handler, ctx, &s);
 	if (rc != KH_OK) {
 		KH_LOG_ERROR("cannot listen", KH_LF_STR("address", addr), KH_LF_RC(rc));
 		return rc;
@@ -195,6 +205,40 @@ static kh_rc listen_on(struct kh_node *n, const char *addr, bool tls, struct kh_
 	*out = s;
 	pthread_mutex_unlock(&n->listen_mu);
 	return KH_OK;
+}
+
+static kh_rc listen_on(struct kh_node *n, const char *addr, bool tls, struct kh_http_server **out)
+{
+	struct kh_http_options o = {0};
+	if (tls) {
+		o.cert_pem = kh_buf_slice(&n->tls_cert);
+		o.key_pem = kh_buf_slice(&n->tls_key);
+	}
+	return listen_with(n, addr, &o, serve_shared, n, out);
+}
+
+/* The XKS listener: its own certificate when configured, and mutual TLS when a CA bundle is. */
+static kh_rc load_xks_tls(struct kh_node *n)
+{
+	const struct kh_server_config *c = n->cfg;
+	kh_buf_cleanup(&n->xks_cert);
+	kh_buf_cleanup(&n->xks_key);
+	kh_buf_init(&n->xks_cert, PEM_MAX, KH_BUF_PLAIN);
+	kh_buf_init(&n->xks_key, PEM_MAX, KH_BUF_SECURE);
+	KH_GUARD(
+	    kh_file_read(c->xks_tls_cert[0] != '\0' ? c->xks_tls_cert : c->tls_cert, &n->xks_cert));
+	return kh_file_read(c->xks_tls_key[0] != '\0' ? c->xks_tls_key : c->tls_key, &n->xks_key);
+}
+
+static kh_rc listen_xks(struct kh_node *n)
+{
+	const struct kh_server_config *c = n->cfg;
+	KH_GUARD(load_xks_tls(n));
+	struct kh_http_options o = {
+	    .cert_pem = kh_buf_slice(&n->xks_cert),
+	    .key_pem = kh_buf_slice(&n->xks_key),
+	};
+	return listen_with(n, c->xks_listen, &o, kh_xks_proxy_handle, n->xks, &n->xks_https);
 }
 
 /* Detaches a listener (under listen_mu) before stopping it. */
@@ -222,6 +266,8 @@ static kh_rc start_listeners(struct kh_node *n)
 		KH_ENSURE(loopback(n->cfg->http_listen), KH_ERR_BAD_INPUT);
 		KH_GUARD(listen_on(n, n->cfg->http_listen, false, &n->http));
 	}
+	if (n->cfg->xks_listen[0] != '\0')
+		KH_GUARD(listen_xks(n));
 	return KH_OK;
 }
 
@@ -235,6 +281,14 @@ static void reload_tls(struct kh_node *n)
 		KH_LOG_INFO("TLS certificate reloaded", KH_LF_STR("cert", n->cfg->tls_cert));
 	else
 		KH_LOG_ERROR("TLS reload failed; the previous certificate stays", KH_LF_RC(rc));
+	if (n->xks_https == NULL)
+		return;
+	rc = load_xks_tls(n);
+	if (rc == KH_OK)
+		rc = kh_http_server_reload_tls(n->xks_https, kh_buf_slice(&n->xks_cert),
+		                               kh_buf_slice(&n->xks_key));
+	if (rc != KH_OK)
+		KH_LOG_ERROR("XKS TLS reload failed; the previous certificate stays", KH_LF_RC(rc));
 }
 
 /* ---- run ---- */
@@ -264,11 +318,15 @@ static void stop(struct kh_node *n)
 {
 	listener_stop(n, &n->https);
 	listener_stop(n, &n->http);
+	listener_stop(n, &n->xks_https);
 	kh_sched_stop(n);
 	kh_webhook_stop(n);
 	close_layers(n);
 	kh_buf_cleanup(&n->tls_cert);
 	kh_buf_cleanup(&n->tls_key);
+	kh_buf_cleanup(&n->xks_cert);
+	kh_buf_cleanup(&n->xks_key);
+	kh_buf_cleanup(&n->xks_ca);
 }
 
 /* Waits for signals in this thread (blocked everywhere else). */
