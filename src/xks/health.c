@@ -16,11 +16,16 @@
 
 /* ---- quota ---- */
 
+static int64_t mono_now(const struct kh_xks_proxy *x)
+{
+	return x->mono_clock != NULL ? kh_clock_now(x->mono_clock) : kh_clock_mono_ns();
+}
+
 bool kh_xks_quota_take(struct kh_xks_proxy *x, const struct kh_xks_store_info *store)
 {
 	if (store->quota_rps == 0)
 		return true;
-	int64_t now = x->quota_clock != NULL ? kh_clock_now(x->quota_clock) : kh_clock_mono_ns();
+	int64_t now = mono_now(x);
 	int64_t step = KH_NS_PER_SEC / (int64_t)store->quota_rps;
 	if (step == 0)
 		step = 1;
@@ -46,12 +51,12 @@ bool kh_xks_quota_take(struct kh_xks_proxy *x, const struct kh_xks_store_info *s
 static kh_rc deep_check(struct kh_xks_proxy *x)
 {
 	kh_rc rc;
-	int64_t now = kh_clock_mono_ns();
+	int64_t now = mono_now(x);
 	pthread_mutex_lock(&x->health_mu);
 	if (!x->checked || now - x->checked_at >= x->health_cache_ns) {
 		x->check_rc = kh_keys_xks_selftest(x->keys);
 		x->checked = true;
-		x->checked_at = kh_clock_mono_ns();
+		x->checked_at = mono_now(x);
 		atomic_fetch_add_explicit(&x->health_checks, 1, memory_order_relaxed);
 		if (x->check_rc != KH_OK && x->check_rc != KH_ERR_SEALED)
 			KH_LOG_ERROR("xks deep health check failed", KH_LF_RC(x->check_rc));
@@ -149,7 +154,7 @@ kh_rc kh_xks_proxy_new(const struct kh_xks_proxy_options *opts, struct kh_xks_pr
 	x->keys = opts->keys;
 	x->barrier = opts->barrier;
 	x->clock = opts->clock;
-	x->quota_clock = opts->quota_clock;
+	x->mono_clock = opts->mono_clock;
 	snprintf(x->node_id, sizeof(x->node_id), "%s",
 	         opts->node_id != NULL ? opts->node_id : "node-1");
 	x->health_cache_ns =

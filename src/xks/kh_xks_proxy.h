@@ -49,8 +49,9 @@ struct kh_xks_proxy_options {
 	int64_t health_cache_ns;      /* 0: default; at most KH_XKS_HEALTH_CACHE_MAX_NS */
 	int64_t node_window_ns;       /* a node is live when it beat this recently; 0: default */
 	int64_t max_skew_ns;          /* SigV4 clock skew allowed; 0: 5 minutes */
-	/* The quota buckets' clock (tests); NULL: the monotonic clock. */
-	const struct kh_clock *quota_clock;
+	/* The clock of the quota buckets and the health cache (tests); NULL: the monotonic
+	 * clock. */
+	const struct kh_clock *mono_clock;
 };
 KH_MUST_CHECK kh_rc kh_xks_proxy_new(const struct kh_xks_proxy_options *opts,
                                      struct kh_xks_proxy **out);

@@ -29,7 +29,7 @@ struct kh_xks_proxy {
 	struct kh_keys *keys;
 	struct kh_barrier *barrier;
 	const struct kh_clock *clock;
-	const struct kh_clock *quota_clock; /* NULL: monotonic */
+	const struct kh_clock *mono_clock; /* NULL: monotonic */
 	char node_id[KH_XKS_NODE_ID_MAX + 1];
 	int64_t health_cache_ns;
 	int64_t node_window_ns;
