@@ -23,6 +23,7 @@ static void usage(FILE *out)
 	        "  --tls-cert FILE      PEM certificate chain\n"
 	        "  --tls-key FILE       PEM private key\n"
 	        "  --log-level LEVEL    debug, info, warn or error\n"
+	        "  --xks-listen ADDR:PORT  an HTTPS listener for the XKS proxy alone\n"
 	        "  --version, --help\n");
 }
 
@@ -51,6 +52,7 @@ struct option {
 static const struct option options[] = {
     OPT("--listen", listen),     OPT("--http-listen", http_listen), OPT("--data-dir", data_dir),
     OPT("--tls-cert", tls_cert), OPT("--tls-key", tls_key),         OPT("--log-level", log_level),
+    OPT("--xks-listen", xks_listen),
 };
 
 /* Applies the command line over c (the config file was read first). */

@@ -233,11 +233,27 @@ static kh_rc load_xks_tls(struct kh_node *n)
 static kh_rc listen_xks(struct kh_node *n)
 {
 	const struct kh_server_config *c = n->cfg;
+	const char *names[KH_SERVER_XKS_NAMES_MAX];
 	KH_GUARD(load_xks_tls(n));
 	struct kh_http_options o = {
 	    .cert_pem = kh_buf_slice(&n->xks_cert),
 	    .key_pem = kh_buf_slice(&n->xks_key),
 	};
+	if (c->xks_client_ca[0] != '\0') {
+		kh_buf_cleanup(&n->xks_ca);
+		kh_buf_init(&n->xks_ca, PEM_MAX, KH_BUF_PLAIN);
+		kh_rc rc = kh_file_read(c->xks_client_ca, &n->xks_ca);
+		if (rc != KH_OK) {
+			KH_LOG_ERROR("cannot read the XKS client CA bundle",
+			             KH_LF_STR("path", c->xks_client_ca), KH_LF_RC(rc));
+			return rc;
+		}
+		for (unsigned i = 0; i < c->xks_client_name_count; i++)
+			names[i] = c->xks_client_names[i];
+		o.client_ca_pem = kh_buf_slice(&n->xks_ca);
+		o.client_names = names;
+		o.client_name_count = c->xks_client_name_count;
+	}
 	return listen_with(n, c->xks_listen, &o, kh_xks_proxy_handle, n->xks, &n->xks_https);
 }
 
@@ -384,6 +400,10 @@ int kh_server_run(const struct kh_server_config *c)
 		KH_LOG_INFO("keyholdd serving", KH_LF_STR("listen", c->listen),
 		            KH_LF_UINT("port", kh_http_server_port(n.https)),
 		            KH_LF_STR("data_dir", c->data_dir));
+		if (n.xks_https != NULL)
+			KH_LOG_INFO("XKS listener serving", KH_LF_STR("listen", c->xks_listen),
+			            KH_LF_UINT("port", kh_http_server_port(n.xks_https)),
+			            KH_LF_STR("mutual_tls", c->xks_client_ca[0] != '\0' ? "on" : "off"));
 		wait_signals(&n, &set);
 	} else {
 		KH_LOG_ERROR("keyholdd could not start", KH_LF_RC(rc));
