@@ -42,6 +42,11 @@
 #define KH_XKS_METADATA_FORMAT 1u         /* first byte of our ciphertextMetadata */
 #define KH_XKS_CIPHERTEXT_METADATA_LEN 5u /* format byte, BE32 key version */
 
+/* XKS.md "Routing": a prefix is 1-117 of [A-Za-z0-9/_-] with no '/' first or last and no "//";
+ * an external key id 1-128 of [A-Za-z0-9._-]. NULL is neither. */
+bool kh_xks_prefix_valid(const char *s);
+bool kh_xks_external_id_valid(const char *s);
+
 /* ---- XKS key stores ---- */
 
 struct kh_xks_store_info {

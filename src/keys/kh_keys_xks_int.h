@@ -23,9 +23,7 @@
 
 /* ---- rules ---- */
 
-bool kh_xks_prefix_valid(const char *s);
 bool kh_xks_region_valid(const char *s); /* NULL and "" are valid (any region) */
-bool kh_xks_external_id_valid(const char *s);
 /* 20-30 of [A-Z2-7]. */
 bool kh_xks_access_key_valid(struct kh_slice s);
 /* A '\n'-separated list of patterns (NULL or "": none). */

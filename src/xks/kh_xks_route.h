@@ -19,13 +19,9 @@ struct kh_xks_route {
 	char key_id[KH_XKS_EXTERNAL_KEY_ID_MAX + 1]; /* "" for health */
 };
 
-/* A prefix: 1-117 of [A-Za-z0-9/_-], no '/' first or last, no "//". */
-bool kh_xks_prefix_valid(struct kh_slice prefix);
-/* An external key id: 1-128 of [A-Za-z0-9._-]. */
-bool kh_xks_key_id_valid(struct kh_slice id);
-
 /* Splits a raw request path (as sent, without the query) into a route; false when it is none
- * (InvalidUriPathException). Whether the prefix belongs to a store is the caller's question. */
+ * (InvalidUriPathException): its prefix and key id follow kh_xks_prefix_valid and
+ * kh_xks_external_id_valid. Whether the prefix belongs to a store is the caller's question. */
 bool kh_xks_route_parse(const char *raw_path, struct kh_xks_route *out);
 
 /* Whether the path has the segments "kms/xks/v1" anywhere: the requests a listener shared with

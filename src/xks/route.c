@@ -13,41 +13,6 @@
 
 #include "xks/kh_xks_route.h"
 
-static bool prefix_char(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '/' || c == '_' || c == '-';
-}
-
-static bool key_id_char(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '.' || c == '_' || c == '-';
-}
-
-bool kh_xks_prefix_valid(struct kh_slice p)
-{
-	if (p.len == 0 || p.len > KH_XKS_PREFIX_MAX || p.ptr[0] == '/' || p.ptr[p.len - 1] == '/')
-		return false;
-	for (size_t i = 0; i < p.len; i++) {
-		if (!prefix_char((char)p.ptr[i]) ||
-		    (p.ptr[i] == '/' && i + 1 < p.len && p.ptr[i + 1] == '/'))
-			return false;
-	}
-	return true;
-}
-
-bool kh_xks_key_id_valid(struct kh_slice id)
-{
-	if (id.len == 0 || id.len > KH_XKS_EXTERNAL_KEY_ID_MAX)
-		return false;
-	for (size_t i = 0; i < id.len; i++) {
-		if (!key_id_char((char)id.ptr[i]))
-			return false;
-	}
-	return true;
-}
-
 /* Whether s ends with suffix; if so, cuts it off. */
 static bool cut_suffix(struct kh_slice *s, const char *suffix)
 {
@@ -89,10 +54,12 @@ bool kh_xks_route_parse(const char *raw_path, struct kh_xks_route *out)
 		while (start > 0 && s.ptr[start - 1] != '/')
 			start--;
 		struct kh_slice id = KH_SLICE(s.ptr + start, s.len - start);
-		if (!kh_xks_key_id_valid(id))
+		if (id.len > KH_XKS_EXTERNAL_KEY_ID_MAX)
 			return false;
 		memcpy(out->key_id, id.ptr, id.len);
 		out->key_id[id.len] = '\0';
+		if (!kh_xks_external_id_valid(out->key_id))
+			return false;
 		s.len = start;
 		if (!cut_suffix(&s, "/keys/"))
 			return false;
@@ -103,11 +70,11 @@ bool kh_xks_route_parse(const char *raw_path, struct kh_xks_route *out)
 	if (s.len < 2)
 		return false;
 	struct kh_slice prefix = KH_SLICE(s.ptr + 1, s.len - 1);
-	if (!kh_xks_prefix_valid(prefix))
+	if (prefix.len > KH_XKS_PREFIX_MAX)
 		return false;
 	memcpy(out->prefix, prefix.ptr, prefix.len);
 	out->prefix[prefix.len] = '\0';
-	return true;
+	return kh_xks_prefix_valid(out->prefix);
 }
 
 bool kh_xks_route_mentioned(const char *path)

@@ -105,16 +105,16 @@ static void lengths_are_bounded(void **state)
 static void prefix_and_key_id_rules(void **state)
 {
 	(void)state;
-	assert_true(kh_xks_prefix_valid(kh_slice_from_cstr("a/B_c-9")));
-	assert_false(kh_xks_prefix_valid(kh_slice_from_cstr("/a")));
-	assert_false(kh_xks_prefix_valid(kh_slice_from_cstr("a/")));
-	assert_false(kh_xks_prefix_valid(kh_slice_from_cstr("a//b")));
-	assert_false(kh_xks_prefix_valid(kh_slice_from_cstr("")));
-	assert_false(kh_xks_prefix_valid(kh_slice_from_cstr("a.b")));
-	assert_true(kh_xks_key_id_valid(kh_slice_from_cstr("A.z_0-9")));
-	assert_false(kh_xks_key_id_valid(kh_slice_from_cstr("a/b")));
-	assert_false(kh_xks_key_id_valid(kh_slice_from_cstr("")));
-	assert_false(kh_xks_key_id_valid(kh_slice_from_cstr("a b")));
+	assert_true(kh_xks_prefix_valid("a/B_c-9"));
+	assert_false(kh_xks_prefix_valid("/a"));
+	assert_false(kh_xks_prefix_valid("a/"));
+	assert_false(kh_xks_prefix_valid("a//b"));
+	assert_false(kh_xks_prefix_valid(""));
+	assert_false(kh_xks_prefix_valid("a.b"));
+	assert_true(kh_xks_external_id_valid("A.z_0-9"));
+	assert_false(kh_xks_external_id_valid("a/b"));
+	assert_false(kh_xks_external_id_valid(""));
+	assert_false(kh_xks_external_id_valid("a b"));
 }
 
 static void a_shared_listener_hands_over_xks_paths_only(void **state)
