@@ -340,8 +340,13 @@ xks $base/keys/both/decrypt "$work/d.json"
 ok "decrypt after enabling"
 
 # Expiry: a key past its expiry is disabled to AWS.
-api PATCH "/v1/xks/stores/$store/keys/enc-only" '{"expires_at":"2020-01-01T00:00:00Z"}'
+# (An expiry must be in the future when it is set: two seconds, then wait for it.)
+api PATCH "/v1/xks/stores/$store/keys/enc-only" \
+  "{\"expires_at\":\"$(date -u -d '+2 seconds' +%Y-%m-%dT%H:%M:%SZ)\"}"
 want 200 "expire enc-only"
+xks $base/keys/enc-only/metadata "$work/m.json"
+[[ $(jq -r .keyStatus <<<"$body") == ENABLED ]] || fail "metadata before the expiry: $body"
+sleep 3
 xks $base/keys/enc-only/metadata "$work/m.json"
 [[ $(jq -r .keyStatus <<<"$body") == DISABLED ]] || fail "metadata of an expired key: $body"
 xks $base/keys/enc-only/encrypt "$work/e.json"
