@@ -46,7 +46,7 @@
 #define CHECK(cond)                                                                                \
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \
-			fprintf(stderr, "fuzz_xks_proxy: check failed: %s (line %d)\n", #cond,    \
+			fprintf(stderr, "fuzz_xks_proxy: check failed: %s (line %d)\n", #cond,     \
 			        __LINE__);                                                         \
 			abort();                                                                   \
 		}                                                                                  \
@@ -206,11 +206,11 @@ static const struct {
 	const char *name;
 	unsigned status;
 } names[] = {
-    {"ValidationException", 400},          {"InvalidStateException", 400},
-    {"InvalidCiphertextException", 400},   {"InvalidKeyUsageException", 400},
+    {"ValidationException", 400},           {"InvalidStateException", 400},
+    {"InvalidCiphertextException", 400},    {"InvalidKeyUsageException", 400},
     {"AuthenticationFailedException", 401}, {"AccessDeniedException", 403},
-    {"KeyNotFoundException", 404},         {"InvalidUriPathException", 404},
-    {"ThrottlingException", 429},          {"UnsupportedOperationException", 501},
+    {"KeyNotFoundException", 404},          {"InvalidUriPathException", 404},
+    {"ThrottlingException", 429},           {"UnsupportedOperationException", 501},
 };
 
 static bool has(const struct kh_json *doc, const char *name)
@@ -363,8 +363,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			route_op = kh_xks_route_parse(path, &r) && strcmp(r.prefix, PREFIX) == 0
 			               ? (int)r.op
 			               : -1;
-		check_answer(&resp, route_op, signed_ok || how == 4,
-		             strcmp(method, "POST") == 0);
+		check_answer(&resp, route_op, signed_ok || how == 4, strcmp(method, "POST") == 0);
 		kh_buf_cleanup(&resp.body);
 		kh_http_local_cleanup(&l);
 	}

@@ -50,8 +50,9 @@ struct option {
 	}
 
 static const struct option options[] = {
-    OPT("--listen", listen),     OPT("--http-listen", http_listen), OPT("--data-dir", data_dir),
-    OPT("--tls-cert", tls_cert), OPT("--tls-key", tls_key),         OPT("--log-level", log_level),
+    OPT("--listen", listen),         OPT("--http-listen", http_listen),
+    OPT("--data-dir", data_dir),     OPT("--tls-cert", tls_cert),
+    OPT("--tls-key", tls_key),       OPT("--log-level", log_level),
     OPT("--xks-listen", xks_listen),
 };
 

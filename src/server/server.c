@@ -401,9 +401,10 @@ int kh_server_run(const struct kh_server_config *c)
 		            KH_LF_UINT("port", kh_http_server_port(n.https)),
 		            KH_LF_STR("data_dir", c->data_dir));
 		if (n.xks_https != NULL)
-			KH_LOG_INFO("XKS listener serving", KH_LF_STR("listen", c->xks_listen),
-			            KH_LF_UINT("port", kh_http_server_port(n.xks_https)),
-			            KH_LF_STR("mutual_tls", c->xks_client_ca[0] != '\0' ? "on" : "off"));
+			KH_LOG_INFO(
+			    "XKS listener serving", KH_LF_STR("listen", c->xks_listen),
+			    KH_LF_UINT("port", kh_http_server_port(n.xks_https)),
+			    KH_LF_STR("mutual_tls", c->xks_client_ca[0] != '\0' ? "on" : "off"));
 		wait_signals(&n, &set);
 	} else {
 		KH_LOG_ERROR("keyholdd could not start", KH_LF_RC(rc));

@@ -2,7 +2,8 @@
 /*
  * keyholdd's configuration: the defaults, the example etc/keyholdd.json (every member) loads,
  * the rate limit and webhook retry members are read within their ranges and refused outside
- * them, and unknown members are refused with a message.
+ * them, unknown members are refused with a message, and the XKS listener's members (the example
+ * etc/keyholdd-xks.json) are read and checked.
  */
 #include "kh_test.h"
 
@@ -12,6 +13,7 @@
 #include "server/kh_server.h"
 
 #define EXAMPLE KH_TEST_DATA "/../../etc/keyholdd.json"
+#define EXAMPLE_XKS KH_TEST_DATA "/../../etc/keyholdd-xks.json"
 
 static void write_config(const char *dir, const char *text, char *out_path, size_t out_len)
 {
@@ -90,12 +92,53 @@ static void rate_limit_members_are_read_and_bounded(void **state)
 	kh_test_rmtree(dir);
 }
 
+static void xks_listener_members(void **state)
+{
+	(void)state;
+	struct kh_server_config c;
+	char err[160] = "";
+	kh_server_config_defaults(&c);
+	if (kh_server_config_load(&c, EXAMPLE_XKS, err, sizeof(err)) != KH_OK)
+		fail_msg("etc/keyholdd-xks.json: %s", err);
+	assert_string_equal(c.xks_listen, "0.0.0.0:9443");
+	assert_string_equal(c.xks_client_ca, "/etc/keyhold/tls/aws-client-roots.pem");
+	assert_int_equal(c.xks_client_name_count, 1);
+	assert_string_equal(c.xks_client_names[0], "cks.kms.eu-west-1.amazonaws.com");
+	static const struct {
+		const char *text;
+		kh_rc rc;
+	} cases[] = {
+	    {"{\"xks_client_ca\":\"/ca.pem\",\"xks_client_names\":[]}", KH_OK},
+	    {"{\"xks_client_names\":[\"a\"]}", KH_ERR_BAD_INPUT}, /* names need a CA bundle */
+	    {"{\"xks_client_ca\":\"/ca.pem\",\"xks_client_names\":[\"\"]}", KH_ERR_BAD_INPUT},
+	    {"{\"xks_client_ca\":\"/ca.pem\",\"xks_client_names\":[1]}", KH_ERR_BAD_INPUT},
+	    {"{\"xks_client_ca\":\"/ca.pem\",\"xks_client_names\":\"a\"}", KH_ERR_BAD_INPUT},
+	    {"{\"xks_client_ca\":\"/ca.pem\",\"xks_client_names\":"
+	     "[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\"]}",
+	     KH_ERR_BAD_INPUT},
+	    {"{\"xks_listen\":7}", KH_ERR_BAD_INPUT},
+	};
+	char dir[256], path[300];
+	kh_test_tmpdir(dir, sizeof(dir));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		kh_server_config_defaults(&c);
+		err[0] = '\0';
+		write_config(dir, cases[i].text, path, sizeof(path));
+		kh_rc rc = kh_server_config_load(&c, path, err, sizeof(err));
+		if (rc != cases[i].rc)
+			fail_msg("%s: %s (%s)", cases[i].text, kh_rc_name(rc), err);
+		if (rc != KH_OK)
+			assert_true(strlen(err) > 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(defaults_limit_at_200_per_second_burst_400),
 	    cmocka_unit_test(the_example_file_loads),
 	    cmocka_unit_test(rate_limit_members_are_read_and_bounded),
+	    cmocka_unit_test(xks_listener_members),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,8 +37,7 @@ struct fx {
 
 static void attach(struct fx *f, const char *id, unsigned usages)
 {
-	struct kh_xks_key_attach a = {
-	    .external_key_id = id, .rotation_days = -1, .usages = usages};
+	struct kh_xks_key_attach a = {.external_key_id = id, .rotation_days = -1, .usages = usages};
 	struct kh_xks_key_info info;
 	assert_int_equal(kh_keys_xks_key_attach(f->t->keys, &f->mgr, f->store, &a, &info), KH_OK);
 }
@@ -156,11 +155,14 @@ static void expect(struct fx *f, unsigned status, const char *error)
 }
 
 #define MD(op)                                                                                     \
-	"{\"kmsRequestId\":\"r-1\",\"kmsOperation\":\"" op "\",\"awsPrincipalArn\":\"" PRINCIPAL \
+	"{\"kmsRequestId\":\"r-1\",\"kmsOperation\":\"" op "\",\"awsPrincipalArn\":\"" PRINCIPAL   \
 	"\",\"kmsKeyArn\":\"arn:aws:kms:us-east-1:111122223333:key/k\"}"
-#define HEALTH "{\"requestMetadata\":{\"kmsRequestId\":\"r-h\",\"kmsOperation\":\"KmsHealthCheck\"}}"
+#define HEALTH                                                                                     \
+	"{\"requestMetadata\":{\"kmsRequestId\":\"r-h\",\"kmsOperation\":\"KmsHealthCheck\"}}"
 #define META "{\"requestMetadata\":" MD("DescribeKey") "}"
-#define ENC(pt) "{\"requestMetadata\":" MD("Encrypt") ",\"plaintext\":\"" pt "\",\"encryptionAlgorithm\":\"AES_GCM\"}"
+#define ENC(pt)                                                                                    \
+	"{\"requestMetadata\":" MD("Encrypt") ",\"plaintext\":\"" pt                               \
+	                                      "\",\"encryptionAlgorithm\":\"AES_GCM\"}"
 
 /* A decrypt body with these members (Base64 text). */
 static void dec_body(char *out, size_t len, const char *ct, const char *iv, const char *tag,
@@ -240,8 +242,8 @@ static void several_faults_answer_in_the_order_of_the_specification(void **state
 	send(f, BASE "/keys/both/encrypt", body);
 	expect(f, 501, "UnsupportedOperationException");
 	/* Too large and a disabled key: the size. */
-	struct kh_xks_key_update u = {.usages = -1, .expires_at = -1, .rotation_days = -1,
-	                              .enabled = 0};
+	struct kh_xks_key_update u = {
+	    .usages = -1, .expires_at = -1, .rotation_days = -1, .enabled = 0};
 	struct kh_xks_key_info info;
 	assert_int_equal(kh_keys_xks_key_update(f->t->keys, &f->mgr, f->store, "enc", &u, &info),
 	                 KH_OK);
@@ -249,7 +251,8 @@ static void several_faults_answer_in_the_order_of_the_specification(void **state
 	expect(f, 501, "UnsupportedOperationException");
 	/* Disabled and the wrong usage: the state. */
 	char dec[1024];
-	dec_body(dec, sizeof(dec), "AAAA", "AAAAAAAAAAAAAAAA", "AAAAAAAAAAAAAAAAAAAAAA==", "AQAAAAE=");
+	dec_body(dec, sizeof(dec), "AAAA", "AAAAAAAAAAAAAAAA",
+	         "AAAAAAAAAAAAAAAAAAAAAA==", "AQAAAAE=");
 	send(f, BASE "/keys/enc/decrypt", dec);
 	expect(f, 400, "InvalidStateException");
 	u.enabled = 1;
@@ -279,9 +282,9 @@ static void a_round_trip_and_its_answers(void **state)
 	struct fx *f = *state;
 	send(f, BASE "/keys/both/metadata", META);
 	expect(f, 200, "");
-	assert_string_equal(
-	    f->body, "{\"keySpec\":\"AES_256\",\"keyUsage\":[\"ENCRYPT\",\"DECRYPT\"],"
-	             "\"keyStatus\":\"ENABLED\"}");
+	assert_string_equal(f->body,
+	                    "{\"keySpec\":\"AES_256\",\"keyUsage\":[\"ENCRYPT\",\"DECRYPT\"],"
+	                    "\"keyStatus\":\"ENABLED\"}");
 	send(f, BASE "/keys/both/encrypt", ENC("SGVsbG8gV29ybGQh"));
 	expect(f, 200, "");
 	struct kh_json *doc = NULL;
@@ -351,8 +354,8 @@ static void health_is_deep_and_cached(void **state)
 	kh_xks_proxy_stats(f->x, &st);
 	assert_int_equal(st.health_checks, 2);
 	/* Another live node shows in the fleet; a sealed one as UNAVAILABLE. */
-	struct kh_xks_node other = {.id = "node-b", .sealed = true, .healthy = false,
-	                            .seen_at = kh_test_keys_now(f->t)};
+	struct kh_xks_node other = {
+	    .id = "node-b", .sealed = true, .healthy = false, .seen_at = kh_test_keys_now(f->t)};
 	assert_int_equal(kh_keys_node_beat(f->t->keys, &other), KH_OK);
 	send(f, BASE "/health", HEALTH);
 	expect(f, 200, "");
