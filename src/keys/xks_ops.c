@@ -14,7 +14,7 @@
 #include "crypto/kh_crypto.h"
 #include "keys/kh_keys_xks_int.h"
 #include "store/kh_store_xks.h"
-#include "xks/kh_xks.h"
+#include "keys/kh_xks_format.h"
 
 /* ---- resolving a prefix, credentials ---- */
 

@@ -34,7 +34,7 @@
 
 #include "base/kh_buf.h"
 #include "http/kh_json.h"
-#include "xks/kh_xks.h"
+#include "keys/kh_xks_format.h"
 
 /* The errorName values of XKS.md, in the order of its table. */
 enum kh_xks_error {

@@ -18,7 +18,7 @@
 #include "base/kh_endian.h"
 #include "crypto/kh_crypto.h"
 #include "keys/kh_keys_xks.h"
-#include "xks/kh_xks.h"
+#include "keys/kh_xks_format.h"
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 #define ARN_APP "arn:aws:iam::111122223333:role/app"

@@ -11,7 +11,7 @@
 
 #include "base/kh_codec.h"
 #include "crypto/kh_crypto.h"
-#include "xks/kh_xks.h"
+#include "keys/kh_xks_format.h"
 
 #define PLAINTEXT "Hello World!"
 #define AAD "project=nile,department=marketing"

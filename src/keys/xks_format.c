@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * XKS byte formats (kh_xks.h): the associated data AES-GCM authenticates and the integrity
+ * XKS byte formats (kh_xks_format.h): the associated data AES-GCM authenticates and the integrity
  * value of an encryption, as the XKS API specifies them.
  */
-#include "xks/kh_xks.h"
+#include "keys/kh_xks_format.h"
 
 #include "crypto/kh_crypto.h"
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The AWS External Key Store proxy (XKS.md). This part: the byte formats the XKS API fixes for
- * AES-256-GCM, independent of keys, routes and credentials.
+ * The byte formats the AWS External Key Store API (XKS.md) fixes for AES-256-GCM, which keys/
+ * encrypts and decrypts with for the XKS proxy; independent of routes and credentials.
  *
  *   associated data = BE16(len(aad)) || aad || U8(len(metadata)) || metadata
  *   integrity value = SHA-256(aad || metadata || iv || ciphertext || tag)
@@ -10,8 +10,8 @@
  * (each empty when absent). The integrity value is what AWS calls
  * ciphertextDataIntegrityValue, sent Base64-encoded.
  */
-#ifndef KH_XKS_H
-#define KH_XKS_H
+#ifndef KH_XKS_FORMAT_H
+#define KH_XKS_FORMAT_H
 
 #include <stdint.h>
 
