@@ -246,8 +246,11 @@ void kh_dev_banner(struct kh_node *n)
 	    "  # 3. decrypt\n"
 	    "  kh -d '{\"ciphertext\":\"'$CT'\"}' $KEYHOLD_ADDR/v1/keys/$TAG/decrypt "
 	    "| jq -r .plaintext | base64 -d\n\n"
+	    "AWS KMS external key stores (XKS) are served at %s/<prefix>/kms/xks/v1:\n"
+	    "see docs/xks.md (`keyhold xks store create --prefix ...`).\n\n"
 	    "Stop with Ctrl-C. `make run` again keeps the keys; delete %s to start over.\n\n",
-	    d, url, d, token.len > 0 ? kh_buf_cstr(&token) : "(missing)\n", d, d, url, d, d, d);
+	    d, url, d, token.len > 0 ? kh_buf_cstr(&token) : "(missing)\n", d, d, url, d, d, url,
+	    d);
 	fflush(stdout);
 	kh_buf_cleanup(&token);
 }
