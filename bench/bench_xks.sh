@@ -161,9 +161,10 @@ fi
 # Setup through the native REST API; any failure stops here with what the server said.
 api() { # api PATH BODY -> response body
   local out code
-  out=$(curl -sS --cacert "$ca" -H "Authorization: Bearer $token" \
-    -H 'Content-Type: application/json' -d "$2" -w '\n%{http_code}' \
-    "https://127.0.0.1:$kport/v1$1") || fail "setup: POST /v1$1: curl failed"
+  local args=(-sS --cacert "$ca" -H "Authorization: Bearer $token" -X POST)
+  [[ -n $2 ]] && args+=(-H 'Content-Type: application/json' -d "$2")
+  out=$(curl "${args[@]}" -w '\n%{http_code}' "https://127.0.0.1:$kport/v1$1") ||
+    fail "setup: POST /v1$1: curl failed"
   code=${out##*$'\n'}
   out=${out%$'\n'*}
   [[ $code == 2?? ]] || fail "setup: POST /v1$1 answered HTTP $code: $out" \
@@ -177,7 +178,7 @@ need() { # need JSON FIELD -> its value, or a clear failure
 }
 store=$(api /xks/stores "{\"prefix\":\"$prefix\"}")
 store_id=$(need "$store" id)
-cred=$(api "/xks/stores/$store_id/credentials" '{}')
+cred=$(api "/xks/stores/$store_id/credentials" '')
 access_key=$(need "$cred" access_key_id)
 need "$cred" secret_access_key >"$work/xks.secret"
 api "/xks/stores/$store_id/keys" \
