@@ -143,10 +143,10 @@ int cli_call_show(struct cli *c, const char *method, const char *path, struct cl
 
 /* ---- paths ---- */
 
-static bool segment_ok(const char *s)
+bool cli_segment_ok(const char *s, size_t max)
 {
-	size_t n = strnlen(s, 65);
-	if (n == 0 || n > 64 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+	size_t n = strnlen(s, max + 1);
+	if (n == 0 || n > max || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char ch = s[i];
@@ -165,7 +165,7 @@ int cli_path(char *out, size_t out_len, const char *fmt, ...)
 	va_start(ap, fmt);
 	while ((p = strstr(p, "%s")) != NULL) {
 		const char *seg = va_arg(ap, const char *);
-		if (!segment_ok(seg)) {
+		if (!cli_segment_ok(seg, 64)) {
 			va_end(ap);
 			return cli_usage_error("'%s' is not a valid key tag, id or name "
 			                       "(1-64 of A-Z a-z 0-9 _ . -)",

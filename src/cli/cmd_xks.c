@@ -43,16 +43,7 @@ bool cli_xks_usage_parse(const char *text, unsigned *out_bits)
 
 bool cli_xks_external_id_ok(const char *s)
 {
-	size_t n = strnlen(s, EXTERNAL_ID_MAX + 1);
-	if (n == 0 || n > EXTERNAL_ID_MAX || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char ch = s[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-'))
-			return false;
-	}
-	return true;
+	return cli_segment_ok(s, EXTERNAL_ID_MAX);
 }
 
 /* ---- paths ---- */

@@ -120,6 +120,8 @@ KH_MUST_CHECK kh_rc kh_keys_version_check(struct kh_store_tx *tx, const struct k
                                           uint32_t version);
 /* The error a key's state gives for operations that need it enabled (KH_OK if enabled). */
 kh_rc kh_keys_state_error(enum kh_key_state s);
+/* KH_OK when the key store exists, else KH_ERR_NOT_FOUND (tenancy.c). */
+KH_MUST_CHECK kh_rc kh_keys_keystore_exists(struct kh_store_tx *tx, int64_t id);
 /* Names 1-64 of [A-Za-z0-9_.-]. */
 bool kh_keys_name_valid(const char *name);
 

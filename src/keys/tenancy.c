@@ -50,7 +50,7 @@ kh_rc kh_keys_keystore_create(struct kh_keys *k, const struct kh_principal *p, c
 	return KH_OK;
 }
 
-static kh_rc keystore_exists(struct kh_store_tx *tx, int64_t id)
+kh_rc kh_keys_keystore_exists(struct kh_store_tx *tx, int64_t id)
 {
 	struct kh_store_rows *rows = NULL;
 	bool found = false;
@@ -70,7 +70,7 @@ static kh_rc account_apply(struct kh_keys_change *c, struct kh_store_tx *tx)
 	KH_ENSURE(kh_keys_name_valid(a->name), KH_ERR_BAD_INPUT);
 	KH_ENSURE(a->policies == KH_POLICY_KMS_MANAGER || a->policies == KH_POLICY_KMS_USER,
 	          KH_ERR_BAD_INPUT);
-	KH_GUARD(keystore_exists(tx, a->keystore_id));
+	KH_GUARD(kh_keys_keystore_exists(tx, a->keystore_id));
 	struct kh_store_val v[] = {KH_SV_INT(a->keystore_id), KH_SV_TEXT(a->name),
 	                           KH_SV_INT(a->policies), KH_SV_INT(c->now)};
 	KH_GUARD(insert_returning_id(tx, &kh_q_account_insert, v, KH_SV_COUNT(v), &a->id));

@@ -60,16 +60,6 @@ struct store_arg {
 	struct kh_xks_store_info info;
 };
 
-static kh_rc keystore_exists(struct kh_store_tx *tx, int64_t id)
-{
-	struct kh_store_rows *rows = NULL;
-	bool found = false;
-	struct kh_store_val v[] = {KH_SV_INT(id)};
-	KH_GUARD(kh_store_query_one(tx, &kh_q_keystore_exists, v, 1, &rows, &found));
-	kh_store_rows_close(&rows);
-	return found ? KH_OK : KH_ERR_NOT_FOUND;
-}
-
 static kh_rc store_create_check(const struct kh_xks_store_create *req)
 {
 	KH_ENSURE(req != NULL && kh_xks_prefix_valid(req->prefix), KH_ERR_BAD_INPUT);
@@ -92,7 +82,7 @@ static kh_rc store_create_apply(struct kh_keys_change *c, struct kh_store_tx *tx
 	KH_ENSURE(ks > 0, KH_ERR_BAD_INPUT); /* the operator must name it */
 	KH_GUARD(kh_xks_may_manage(p, ks));
 	KH_GUARD(store_create_check(req));
-	KH_GUARD(keystore_exists(tx, ks));
+	KH_GUARD(kh_keys_keystore_exists(tx, ks));
 	c->keystore_id = ks;
 	kh_rc rc = kh_xks_store_load_prefix(tx, req->prefix, &other);
 	KH_ENSURE(rc != KH_OK, KH_ERR_CONFLICT);
