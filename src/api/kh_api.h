@@ -23,6 +23,17 @@ struct kh_api;
  * program that runs the listeners provides it, so api/ never needs to know them. */
 typedef void (*kh_api_http_stats_fn)(void *arg, struct kh_http_stats *out);
 
+/* The XKS proxy's counters for /metrics (the proxy is beside the API, so the program that runs
+ * both provides them). */
+struct kh_api_xks_counts {
+	uint64_t requests;        /* answered */
+	uint64_t ok;              /* 200 */
+	uint64_t throttled;       /* 429 */
+	uint64_t unauthenticated; /* 401 */
+	uint64_t health_checks;   /* deep checks run */
+};
+typedef void (*kh_api_xks_stats_fn)(void *arg, struct kh_api_xks_counts *out);
+
 struct kh_api_options {
 	struct kh_store *store;
 	struct kh_barrier *barrier;
@@ -34,6 +45,9 @@ struct kh_api_options {
 	/* Optional: sums of the listeners' kh_http_stats; NULL: /metrics reports none. */
 	kh_api_http_stats_fn http_stats;
 	void *http_stats_arg;
+	/* Optional: the XKS proxy's counters; NULL: /metrics reports none. */
+	kh_api_xks_stats_fn xks_stats;
+	void *xks_stats_arg;
 	/* Token bucket per principal (the operator, each account; requests without a valid token
 	 * per source address): requests per second, and the burst allowed on top. rate 0: no
 	 * limit; burst 0: the rate. Over it: 429 TooManyRequests with Retry-After. */

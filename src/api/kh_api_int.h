@@ -25,6 +25,8 @@ struct kh_api {
 	struct kh_ratelimit *limiter;
 	kh_api_http_stats_fn http_stats;
 	void *http_stats_arg;
+	kh_api_xks_stats_fn xks_stats;
+	void *xks_stats_arg;
 };
 
 #define KH_API_MAX_PARAMS 4u
@@ -111,6 +113,8 @@ struct kh_metrics_gauges {
 	struct kh_store_stats store;
 	bool notifications_known;
 	uint64_t notifications_pending;
+	bool xks_known;
+	struct kh_api_xks_counts xks;
 };
 /* Appends the Prometheus text exposition (format 0.0.4) of everything to out. */
 KH_MUST_CHECK kh_rc kh_metrics_write(struct kh_metrics *m, const struct kh_metrics_gauges *g,

@@ -263,6 +263,24 @@ static void write_gauges(const struct kh_metrics_gauges *g, struct kh_buf *out, 
 		put(out, rc, "keyhold_notifications_pending %llu\n",
 		    (unsigned long long)g->notifications_pending);
 	}
+	if (g->xks_known) {
+		const struct kh_api_xks_counts *x = &g->xks;
+		uint64_t refused = x->requests - x->ok - x->throttled - x->unauthenticated;
+		family(out, rc, "keyhold_xks_requests_total", "counter",
+		       "Calls of AWS KMS answered by the XKS proxy, by result.");
+		put(out, rc, "keyhold_xks_requests_total{result=\"ok\"} %llu\n",
+		    (unsigned long long)x->ok);
+		put(out, rc, "keyhold_xks_requests_total{result=\"throttled\"} %llu\n",
+		    (unsigned long long)x->throttled);
+		put(out, rc, "keyhold_xks_requests_total{result=\"unauthenticated\"} %llu\n",
+		    (unsigned long long)x->unauthenticated);
+		put(out, rc, "keyhold_xks_requests_total{result=\"refused\"} %llu\n",
+		    (unsigned long long)refused);
+		family(out, rc, "keyhold_xks_health_checks_total", "counter",
+		       "Deep health checks run by the XKS proxy (not its cached answers).");
+		put(out, rc, "keyhold_xks_health_checks_total %llu\n",
+		    (unsigned long long)x->health_checks);
+	}
 }
 
 kh_rc kh_metrics_write(struct kh_metrics *m, const struct kh_metrics_gauges *g, struct kh_buf *out)
@@ -324,6 +342,10 @@ static void gather(struct kh_api *api, struct kh_metrics_gauges *g)
 	if (api->http_stats != NULL) {
 		api->http_stats(api->http_stats_arg, &g->http);
 		g->http_known = true;
+	}
+	if (api->xks_stats != NULL) {
+		api->xks_stats(api->xks_stats_arg, &g->xks);
+		g->xks_known = true;
 	}
 	kh_rc keys = count_keys(api, g->keys);
 	g->keys_known = keys == KH_OK;

@@ -382,6 +382,8 @@ kh_rc kh_api_new(const struct kh_api_options *opts, struct kh_api **out)
 	         opts->node_id != NULL ? opts->node_id : "node-1");
 	a->http_stats = opts->http_stats;
 	a->http_stats_arg = opts->http_stats_arg;
+	a->xks_stats = opts->xks_stats;
+	a->xks_stats_arg = opts->xks_stats_arg;
 	struct kh_ratelimit_options ro = {opts->rate_limit_rps, opts->rate_limit_burst,
 	                                  opts->rate_limit_clock};
 	kh_rc rc = kh_metrics_new(route_tables, sizeof(route_tables) / sizeof(route_tables[0]),

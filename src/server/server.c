@@ -111,6 +111,17 @@ static void http_stats(void *arg, struct kh_http_stats *out)
 	pthread_mutex_unlock(&n->listen_mu);
 }
 
+/* The XKS proxy's counters for /metrics. */
+static void xks_stats(void *arg, struct kh_api_xks_counts *out)
+{
+	struct kh_node *n = arg;
+	struct kh_xks_proxy_stats st = {0};
+	if (n->xks != NULL)
+		kh_xks_proxy_stats(n->xks, &st);
+	*out = (struct kh_api_xks_counts){st.requests, st.ok, st.throttled, st.unauthenticated,
+	                                  st.health_checks};
+}
+
 static kh_rc open_layers(struct kh_node *n)
 {
 	char path[KH_SERVER_PATH_MAX + 16];
@@ -138,6 +149,8 @@ static kh_rc open_layers(struct kh_node *n)
 	    .node_id = n->cfg->node_id,
 	    .http_stats = http_stats,
 	    .http_stats_arg = n,
+	    .xks_stats = xks_stats,
+	    .xks_stats_arg = n,
 	    .rate_limit_rps = n->cfg->rate_limit_rps,
 	    .rate_limit_burst = n->cfg->rate_limit_burst,
 	};

@@ -435,6 +435,13 @@ grep -q "$pt" "$work/err.log" && fail "a plaintext in the server log"
 grep -q "$sk1" "$work/err.log" "$work/out.log" && fail "a secret in the logs"
 grep -q '"msg":"xks".*"kms_request_id":"4112f4d6' "$work/err.log" || fail "XKS calls not logged"
 
+# /metrics counts the XKS calls.
+metrics=$(curl -sS --cacert "$cacert" "$url/metrics")
+ok_calls=$(grep -o '^keyhold_xks_requests_total{result="ok"} [0-9]*' <<<"$metrics" | cut -d' ' -f2)
+((ok_calls > 20)) || fail "XKS calls in /metrics: ${ok_calls:-none}"
+grep -q '^keyhold_xks_requests_total{result="throttled"} [1-9]' <<<"$metrics" ||
+  fail "throttled XKS calls in /metrics"
+
 # Sealed: 503 DependencyTimeoutException, then back.
 api POST /v1/sys/seal "" "$operator"
 want 200 "seal"

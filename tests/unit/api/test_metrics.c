@@ -266,6 +266,12 @@ static void gauges_appear_when_known(void **state)
 	    .store = {.write_groups = 4, .write_calls = 9},
 	    .notifications_known = true,
 	    .notifications_pending = 6,
+	    .xks_known = true,
+	    .xks = {.requests = 20,
+	            .ok = 12,
+	            .throttled = 3,
+	            .unauthenticated = 1,
+	            .health_checks = 2},
 	};
 	g.keys[KH_KEY_ENABLED] = 5;
 	g.keys[KH_KEY_PENDING_DELETION] = 1;
@@ -285,6 +291,11 @@ static void gauges_appear_when_known(void **state)
 	    "keyhold_store_writes_total 9",
 	    "keyhold_store_commits_total 4",
 	    "keyhold_notifications_pending 6",
+	    "keyhold_xks_requests_total{result=\"ok\"} 12",
+	    "keyhold_xks_requests_total{result=\"throttled\"} 3",
+	    "keyhold_xks_requests_total{result=\"unauthenticated\"} 1",
+	    "keyhold_xks_requests_total{result=\"refused\"} 4",
+	    "keyhold_xks_health_checks_total 2",
 	    "keyhold_rate_limited_total 2",
 	    "# TYPE keyhold_sealed gauge",
 	    "# TYPE keyhold_rate_limited_total counter",
@@ -310,6 +321,7 @@ static void unknown_parts_are_left_out(void **state)
 	assert_null(strstr(text, "keyhold_http_rejected_total"));
 	assert_null(strstr(text, "keyhold_notifications_pending"));
 	assert_null(strstr(text, "keyhold_store_writes_total"));
+	assert_null(strstr(text, "keyhold_xks_"));
 	/* What is always known is still there. */
 	assert_true(has_line(text, "keyhold_rate_limited_total 0"));
 	assert_true(has_line(text, "keyhold_key_cache_entries 0"));
