@@ -30,29 +30,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  local p
-  for _ in $(seq 1 50); do
-    p=$((20000 + RANDOM % 20000))
-    (echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
-  done
-  echo "no free port" >&2
+fail() {
+  echo "bench_server: $*" >&2
   exit 1
 }
+source "$(dirname "$0")/lib.sh"
 
 # keyholdd in development mode (its CA and certificate are reused for nginx).
-kport=$(free_port)
-echo '{"rate_limit_rps": 0}' >"$work/keyholdd.json"
-(cd "$work" && exec "$keyholdd" --dev --config keyholdd.json --listen 127.0.0.1:$kport \
-  --log-level warn >"$work/k.out" 2>"$work/k.err") &
-kpid=$!
-for _ in $(seq 1 200); do
-  [[ -s $work/var/dev-token ]] && curl -s --cacert "$work/var/tls/ca.pem" \
-    "https://127.0.0.1:$kport/v1/sys/health" >/dev/null 2>&1 && break
-  sleep 0.05
-done
-token=$(cat "$work/var/dev-token")
-ca=$work/var/tls/ca.pem
+start_keyholdd
 auth=(-H "Authorization: Bearer $token" -H 'Content-Type: application/json')
 api() { # api PATH BODY -> response body
   curl -fsS --cacert "$ca" "${auth[@]}" -d "$2" "https://127.0.0.1:$kport/v1$1"
@@ -62,34 +47,7 @@ p256=$(api /keys '{"name":"bench-p256","type":"ecdsa-p256","usage":"sign-verify"
 rsa=$(api /keys '{"name":"bench-rsa","type":"rsa-2048","usage":"sign-verify"}' | jq -r .tag)
 
 # nginx: fixed JSON body, same TLS settings class (TLS 1.2/1.3, P-256 certificate).
-nport=$(free_port)
-mkdir -p "$work/nginx"
-cat >"$work/nginx/nginx.conf" <<EOF
-worker_processes 2;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx;
-  proxy_temp_path $work/nginx;
-  fastcgi_temp_path $work/nginx;
-  uwsgi_temp_path $work/nginx;
-  scgi_temp_path $work/nginx;
-  server {
-    listen 127.0.0.1:$nport ssl;
-    ssl_certificate $work/var/tls/server.pem;
-    ssl_certificate_key $work/var/tls/server.key;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    location / {
-      default_type application/json;
-      return 200 '{"initialized":true,"sealed":false,"standby":false,"version":"0.1.0","node_id":"node-1","cluster_size":1}';
-    }
-  }
-}
-EOF
-nginx -c "$work/nginx/nginx.conf" -g 'daemon off;' &
-npid=$!
+start_nginx '{"initialized":true,"sealed":false,"standby":false,"version":"0.1.0","node_id":"node-1","cluster_size":1}'
 sleep 0.5
 
 plain=$(head -c 1024 /dev/urandom | base64 -w0)

@@ -43,61 +43,14 @@ fail() {
 }
 [[ -x $xks_load ]] || fail "no load generator at $xks_load (build the release preset)"
 
-free_port() {
-  local p
-  for _ in $(seq 1 50); do
-    p=$((20000 + RANDOM % 20000))
-    (echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
-  done
-  fail "no free port"
-}
+source "$(dirname "$0")/lib.sh"
 
 # keyholdd in development mode (its CA and certificate are reused for nginx).
-kport=$(free_port)
-echo '{"rate_limit_rps": 0}' >"$work/keyholdd.json"
-(cd "$work" && exec "$keyholdd" --dev --config keyholdd.json --listen 127.0.0.1:"$kport" \
-  --log-level warn >"$work/k.out" 2>"$work/k.err") &
-kpid=$!
-for _ in $(seq 1 200); do
-  [[ -s $work/var/dev-token ]] && curl -s --cacert "$work/var/tls/ca.pem" \
-    "https://127.0.0.1:$kport/v1/sys/health" >/dev/null 2>&1 && break
-  sleep 0.05
-done
-[[ -s $work/var/dev-token ]] || fail "keyholdd did not start: $(cat "$work/k.err")"
-token=$(cat "$work/var/dev-token")
-ca=$work/var/tls/ca.pem
+start_keyholdd
 
 # nginx: a fixed answer shaped like an XKS encrypt answer, same TLS settings class.
-nport=$(free_port)
-mkdir -p "$work/nginx"
 fixed='{"authenticationTag":"vBxN2ncH1oEkR8WVXpmyYQ==","ciphertext":"D2e6d6rFlXT/LfOqD2e6d6rFlXT/LfOqD2e6d6rFlXQ=","ciphertextMetadata":"AQAAAAE=","initializationVector":"HMrlRw85cAJUd5Ax"}'
-cat >"$work/nginx/nginx.conf" <<EOF
-worker_processes 2;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx;
-  proxy_temp_path $work/nginx;
-  fastcgi_temp_path $work/nginx;
-  uwsgi_temp_path $work/nginx;
-  scgi_temp_path $work/nginx;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$nport ssl;
-    ssl_certificate $work/var/tls/server.pem;
-    ssl_certificate_key $work/var/tls/server.key;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    location / {
-      default_type application/json;
-      return 200 '$fixed';
-    }
-  }
-}
-EOF
-nginx -c "$work/nginx/nginx.conf" -g 'daemon off;' &
-npid=$!
+start_nginx "$fixed"
 
 # The request bodies, as AWS KMS sends them (a data key to wrap, the encryption context's AAD).
 b64() { head -c "$1" /dev/urandom | base64 -w0; }

@@ -138,7 +138,8 @@ typedef enum keyhold_err (*keyhold_page_fn)(const struct keyhold_buf *page, void
 
 /*
  * Every page of a paged list (GET /v1/keys, /v1/keys/{tag}/versions, /v1/keys/{tag}/grants,
- * /v1/audit, /v1/notifications, /v1/xks/stores, /v1/xks/stores/{id}/keys): GETs path, whose query may choose the page size and filters
+ * /v1/audit, /v1/notifications, /v1/xks/stores, /v1/xks/stores/{id}/keys): GETs path, whose query
+ * may choose the page size and filters
  * ("/v1/keys/<tag>/grants?limit=1000") but not a cursor, then each following page with the
  * "next" cursor of the previous answer, until an answer has none. Returns the first failure
  * (the server's, or fn's result); pages handed to fn before it stay handed. An answer that is
