@@ -114,7 +114,7 @@ struct kh_pki_cert_spec {
 	int64_t not_before, not_after; /* Unix seconds, not_before < not_after */
 	const struct kh_pkey *subject_key;
 	bool is_ca;
-	int path_len; /* CA only: -1 for no pathLenConstraint */
+	int path_len;       /* CA only: -1 for no pathLenConstraint */
 	unsigned key_usage; /* kh_pki_key_usage bits; 0 = no keyUsage extension */
 	/* Names (serverAuth, clientAuth, codeSigning, emailProtection, OCSPSigning,
 	 * timeStamping) or dotted OIDs. */

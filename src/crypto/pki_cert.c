@@ -123,9 +123,9 @@ static ASN1_OBJECT *eku_object(const char *name)
 		const char *name;
 		int nid;
 	} names[] = {
-	    {"serverAuth", NID_server_auth},         {"clientAuth", NID_client_auth},
-	    {"codeSigning", NID_code_sign},          {"emailProtection", NID_email_protect},
-	    {"OCSPSigning", NID_OCSP_sign},          {"timeStamping", NID_time_stamp},
+	    {"serverAuth", NID_server_auth}, {"clientAuth", NID_client_auth},
+	    {"codeSigning", NID_code_sign},  {"emailProtection", NID_email_protect},
+	    {"OCSPSigning", NID_OCSP_sign},  {"timeStamping", NID_time_stamp},
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(name, names[i].name) == 0)
@@ -287,7 +287,8 @@ static kh_rc add_key_ids(X509 *x, X509 *issuer)
 {
 	ASN1_OCTET_STRING *ski = NULL;
 	AUTHORITY_KEYID *akid = NULL;
-	const ASN1_OCTET_STRING *issuer_ski = issuer != NULL ? X509_get0_subject_key_id(issuer) : NULL;
+	const ASN1_OCTET_STRING *issuer_ski =
+	    issuer != NULL ? X509_get0_subject_key_id(issuer) : NULL;
 	kh_rc rc;
 
 	KH_GUARD(key_id(x, &ski));
@@ -326,13 +327,15 @@ static kh_rc set_issuer(X509 *x, const X509 *issuer, const struct kh_pki_cert_sp
 	if (issuer == NULL) {
 		KH_ENSURE(EVP_PKEY_eq(kh_pkey_evp(spec->subject_key), kh_pkey_evp(signer)) == 1,
 		          kh_ossl_discard(KH_ERR_BAD_KEY));
-		return X509_set_issuer_name(x, X509_get_subject_name(x)) == 1 ? KH_OK
-		                                                              : kh_ossl_error("issuer");
+		return X509_set_issuer_name(x, X509_get_subject_name(x)) == 1
+		           ? KH_OK
+		           : kh_ossl_error("issuer");
 	}
 	KH_ENSURE(X509_check_private_key(issuer, kh_pkey_evp(signer)) == 1,
 	          kh_ossl_discard(KH_ERR_BAD_KEY));
-	return X509_set_issuer_name(x, X509_get_subject_name(issuer)) == 1 ? KH_OK
-	                                                                   : kh_ossl_error("issuer");
+	return X509_set_issuer_name(x, X509_get_subject_name(issuer)) == 1
+	           ? KH_OK
+	           : kh_ossl_error("issuer");
 }
 
 static kh_rc append_der(X509 *x, struct kh_buf *out)

@@ -236,7 +236,8 @@ kh_rc kh_pki_csr_build(const struct kh_pkey *key, const char *subject,
 	KH_GUARD(kh_pki_name_parse(subject, &name));
 	req = X509_REQ_new();
 	KH_ENSURE_OUT(req != NULL, kh_ossl_error("X509_REQ_new"));
-	KH_ENSURE_OUT(X509_REQ_set_version(req, 0) == 1 && X509_REQ_set_subject_name(req, name) == 1 &&
+	KH_ENSURE_OUT(X509_REQ_set_version(req, 0) == 1 &&
+	                  X509_REQ_set_subject_name(req, name) == 1 &&
 	                  X509_REQ_set_pubkey(req, kh_pkey_evp(key)) == 1,
 	              kh_ossl_error("X509_REQ fields"));
 	if (san_count > 0)

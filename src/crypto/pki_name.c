@@ -19,8 +19,9 @@
 #include "crypto/pki_cert_int.h"
 
 enum {
-	AVA_MAX = 32,        /* attribute values in one name */
-	AVA_VALUE_MAX = 256, /* bytes of one value after unescaping (ub-name is 32768; 256 is ample) */
+	AVA_MAX = 32, /* attribute values in one name */
+	AVA_VALUE_MAX =
+	    256, /* bytes of one value after unescaping (ub-name is 32768; 256 is ample) */
 	TYPE_TEXT_MAX = 64,
 };
 
@@ -51,8 +52,8 @@ static kh_rc parse_type(const char **p, ASN1_OBJECT **out)
 
 	while (*s != '\0' && *s != '=') {
 		char c = *s;
-		KH_ENSURE((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		              c == '.' || c == '-',
+		KH_ENSURE((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		              (c >= '0' && c <= '9') || c == '.' || c == '-',
 		          KH_ERR_BAD_INPUT);
 		KH_ENSURE(n + 1 < sizeof(text), KH_ERR_BAD_INPUT);
 		text[n++] = c;
@@ -84,7 +85,8 @@ static kh_rc parse_value(const char **p, struct ava *a)
 				c = (unsigned char)(hi * 16 + lo);
 				s += 2;
 			} else {
-				KH_ENSURE(*s != '\0' && strchr(specials, *s) != NULL, KH_ERR_BAD_INPUT);
+				KH_ENSURE(*s != '\0' && strchr(specials, *s) != NULL,
+				          KH_ERR_BAD_INPUT);
 				c = (unsigned char)*s++;
 			}
 			escaped = true;
@@ -138,7 +140,8 @@ static kh_rc name_add_reversed(X509_NAME *name, const struct ava *avas, size_t n
 			if (X509_NAME_add_entry_by_OBJ(name, avas[i].type, MBSTRING_UTF8,
 			                               avas[i].value, (int)avas[i].len, -1,
 			                               i == start ? 0 : -1) != 1)
-				return kh_ossl_discard(KH_ERR_BAD_INPUT); /* bad UTF-8, wrong size */
+				return kh_ossl_discard(
+				    KH_ERR_BAD_INPUT); /* bad UTF-8, wrong size */
 		}
 		end = start;
 	}
@@ -242,7 +245,8 @@ kh_rc kh_pki_sans_read(const GENERAL_NAMES *gens, struct kh_pki_san *out, size_t
 			break;
 		case GEN_URI:
 			s->type = KH_PKI_SAN_URI;
-			KH_GUARD(ia5_text(g->d.uniformResourceIdentifier, s->value, sizeof(s->value)));
+			KH_GUARD(
+			    ia5_text(g->d.uniformResourceIdentifier, s->value, sizeof(s->value)));
 			break;
 		case GEN_IPADD:
 			s->type = KH_PKI_SAN_IP;
@@ -345,8 +349,7 @@ static bool begins_with_label(struct kh_slice data, const char *label)
 	       (data.ptr[at] == '\n' || data.ptr[at] == '\r');
 }
 
-static kh_rc pem_in(struct kh_slice data, const char *label, unsigned char **der_out,
-                    long *der_len)
+static kh_rc pem_in(struct kh_slice data, const char *label, unsigned char **der_out, long *der_len)
 {
 	BIO *bio = BIO_new_mem_buf(data.ptr, (int)data.len); /* len is within the limit */
 	char *name = NULL, *header = NULL, *rest = NULL;
@@ -415,7 +418,7 @@ kh_rc kh_pki_x509_from_der(struct kh_slice der, X509 **out)
 kh_rc kh_pki_sign_ctx(const struct kh_pkey *signer, struct kh_slice sm2_id, EVP_MD_CTX **out)
 {
 	enum kh_pkey_type t = kh_pkey_type_of(signer);
-	const EVP_MD *md = t == KH_PKEY_ED25519  ? NULL
+	const EVP_MD *md = t == KH_PKEY_ED25519   ? NULL
 	                   : t == KH_PKEY_EC_P384 ? kh_md_of(KH_HASH_SHA384)
 	                   : t == KH_PKEY_SM2     ? kh_md_of(KH_HASH_SM3)
 	                                          : kh_md_of(KH_HASH_SHA256);

@@ -83,7 +83,8 @@ static kh_rc run_verify(X509_STORE *store, X509 *leaf, STACK_OF(X509) * untruste
 			memcpy(reason, why, n);
 			reason[n] = '\0';
 		}
-		rc = err == X509_V_ERR_OUT_OF_MEM ? KH_ERR_NOMEM : kh_ossl_discard(KH_ERR_BAD_SIGNATURE);
+		rc = err == X509_V_ERR_OUT_OF_MEM ? KH_ERR_NOMEM
+		                                  : kh_ossl_discard(KH_ERR_BAD_SIGNATURE);
 	}
 	X509_STORE_CTX_free(ctx);
 	return rc;
@@ -162,8 +163,8 @@ static kh_rc read_ekus(X509 *x, struct kh_pki_cert_info *info)
 		if (info->eku_count >= KH_PKI_EKU_COUNT_MAX)
 			rc = KH_ERR_TOO_LARGE;
 		else
-			rc = kh_pki_oid_text(sk_ASN1_OBJECT_value(eku, i), info->ekus[info->eku_count++],
-			                     KH_PKI_OID_TEXT_MAX);
+			rc = kh_pki_oid_text(sk_ASN1_OBJECT_value(eku, i),
+			                     info->ekus[info->eku_count++], KH_PKI_OID_TEXT_MAX);
 	}
 	EXTENDED_KEY_USAGE_free(eku);
 	return rc;
@@ -225,7 +226,8 @@ static kh_rc read_aia(X509 *x, struct kh_pki_cert_info *info)
 		if (nid == NID_ad_OCSP && info->ocsp_url[0] == '\0')
 			rc = uri_of(ad->location, info->ocsp_url, sizeof(info->ocsp_url));
 		else if (nid == NID_ad_ca_issuers && info->ca_issuers_url[0] == '\0')
-			rc = uri_of(ad->location, info->ca_issuers_url, sizeof(info->ca_issuers_url));
+			rc = uri_of(ad->location, info->ca_issuers_url,
+			            sizeof(info->ca_issuers_url));
 	}
 	sk_ACCESS_DESCRIPTION_pop_free(aia, ACCESS_DESCRIPTION_free);
 	return rc;
