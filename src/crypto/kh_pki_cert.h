@@ -78,6 +78,7 @@ struct kh_pki_csr {
 	char ext_oids[KH_PKI_EXT_COUNT_MAX][KH_PKI_OID_TEXT_MAX];
 	size_t ext_count;
 	char sig_alg_oid[KH_PKI_OID_TEXT_MAX];
+	/* 0 for an algorithm outside kh_sig_alg that OpenSSL verified (sha512WithRSA...). */
 	enum kh_sig_alg sig_alg;
 };
 
