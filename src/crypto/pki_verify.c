@@ -244,16 +244,21 @@ static kh_rc copy_key_id(const ASN1_OCTET_STRING *id, uint8_t *out, size_t *out_
 	return KH_OK;
 }
 
-static void read_key_type(X509 *x, struct kh_pki_cert_info *info)
+/* Our type for the key, 0 when it is none of ours; out of memory is still an error. */
+static kh_rc read_key_type(X509 *x, struct kh_pki_cert_info *info)
 {
 	unsigned char *der = NULL;
 	struct kh_pkey *key = NULL;
 	int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
+	kh_rc rc;
 
-	if (len > 0 && kh_pkey_import_public(KH_SLICE(der, (size_t)len), &key) == KH_OK)
+	KH_ENSURE(len > 0, kh_ossl_error("i2d_X509_PUBKEY"));
+	rc = kh_pkey_import_public(KH_SLICE(der, (size_t)len), &key);
+	if (rc == KH_OK)
 		info->key_type = kh_pkey_type_of(key);
 	kh_pkey_free(&key);
 	OPENSSL_free(der);
+	return rc == KH_ERR_BAD_KEY ? KH_OK : rc;
 }
 
 static kh_rc read_fields(X509 *x, struct kh_pki_cert_info *info)
@@ -268,7 +273,7 @@ static kh_rc read_fields(X509 *x, struct kh_pki_cert_info *info)
 	KH_GUARD(kh_pki_name_text(X509_get_issuer_name(x), info->issuer, sizeof(info->issuer)));
 	KH_GUARD(unix_time(X509_get0_notBefore(x), &info->not_before));
 	KH_GUARD(unix_time(X509_get0_notAfter(x), &info->not_after));
-	read_key_type(x, info);
+	KH_GUARD(read_key_type(x, info));
 	info->is_ca = (flags & EXFLAG_CA) != 0;
 	info->path_len = (int)X509_get_pathlen(x);
 	info->has_key_usage = (flags & EXFLAG_KUSAGE) != 0;

@@ -605,6 +605,56 @@ static void rfc4514_names_round_trip_and_bad_ones_are_refused(void **state)
 	kh_buf_cleanup(&out);
 }
 
+struct round_arg {
+	struct kh_slice csr;
+	const struct kh_pkey *ca_key;
+};
+
+/* CSR parse, self-signed certificate from it, read-back: every path cleans up. */
+static kh_rc csr_to_cert_once(void *p)
+{
+	const struct round_arg *a = p;
+	struct kh_pki_csr *csr = NULL;
+	struct kh_pki_cert_info *info = NULL;
+	struct kh_buf der;
+	uint8_t serial[8] = {0x01, 2, 3, 4, 5, 6, 7, 8};
+	kh_rc rc;
+
+	kh_buf_init(&der, BUF_MAX, KH_BUF_PLAIN);
+	rc = kh_pki_csr_parse(a->csr, &csr);
+	if (rc == KH_OK) {
+		struct kh_pki_cert_spec s = {
+		    .serial = KH_SLICE(serial, sizeof(serial)),
+		    .subject = "CN=alloc",
+		    .subject_key = a->ca_key,
+		    .not_before = 1,
+		    .not_after = 2,
+		    .path_len = -1,
+		    .sans = csr->sans,
+		    .san_count = csr->san_count,
+		};
+		rc = kh_pki_cert_build(&s, a->ca_key, &der);
+	}
+	if (rc == KH_OK)
+		rc = kh_pki_cert_info_read(kh_buf_slice(&der), &info);
+	kh_pki_cert_info_free(&info);
+	kh_pki_csr_free(&csr);
+	kh_buf_cleanup(&der);
+	return rc;
+}
+
+static void csr_parse_and_build_survive_allocation_failures(void **state)
+{
+	struct kh_buf pem = kh_test_read_data("pki/p256.csr.pem");
+	struct kh_pkey *key = NULL;
+	(void)state;
+	assert_int_equal(kh_pkey_generate(KH_PKEY_EC_P256, &key), KH_OK);
+	struct round_arg a = {kh_buf_slice(&pem), key};
+	kh_test_alloc_failures(csr_to_cert_once, &a);
+	kh_pkey_free(&key);
+	kh_buf_cleanup(&pem);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -623,6 +673,7 @@ int main(void)
 	    cmocka_unit_test(a_signer_that_is_not_the_issuer_is_refused),
 	    cmocka_unit_test(serials_are_positive_and_8_to_20_bytes),
 	    cmocka_unit_test(rfc4514_names_round_trip_and_bad_ones_are_refused),
+	    cmocka_unit_test(csr_parse_and_build_survive_allocation_failures),
 	};
 	return cmocka_run_group_tests(tests, kh_test_crypto_setup, NULL);
 }
