@@ -94,4 +94,12 @@
 /* One log field value; longer values are cut and marked. */
 #define KH_LIMIT_LOG_VALUE_BYTES 1024u
 
+/* PKI status (RFC 5280 CRLs, RFC 6960 OCSP). An OCSP request names a few certificates: 16 KiB
+ * holds far more CertIDs than the 16 we answer at once (each is about 70 bytes). */
+#define KH_LIMIT_OCSP_REQUEST_BYTES (16u * 1024u)
+#define KH_LIMIT_OCSP_CERTIDS 16u
+/* Entries in one CRL: a CA of 10 million certificates revokes far fewer at a time; CRLs
+ * beyond this belong in partitions (distribution points), not one file. */
+#define KH_LIMIT_CRL_ENTRIES 2000000u
+
 #endif
