@@ -5,7 +5,6 @@
  * the forms RFC 5280 4.1.2.5 fixes (Zulu, seconds, no fractions). Also the civil calendar
  * conversions, since C11 has no timegm.
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "crypto/kh_pki_status_int.h"
@@ -123,26 +122,36 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 	return era * 146097 + (int64_t)doe - 719468;
 }
 
+/* Writes v as exactly n decimal digits. */
+static void put_digits(uint8_t *dst, unsigned v, size_t n)
+{
+	for (size_t i = n; i > 0; i--) {
+		dst[i - 1] = (uint8_t)('0' + v % 10);
+		v /= 10;
+	}
+}
+
 kh_rc kh_der_time(struct kh_buf *out, int64_t t, bool generalized)
 {
-	char text[16];
+	uint8_t text[15];
 	int64_t y;
 	unsigned mo, d;
 	int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
-	int64_t secs = t - days * 86400;
+	unsigned secs = (unsigned)(t - days * 86400);
 
 	civil_from_days(days, &y, &mo, &d);
 	KH_ENSURE(y >= 1950 && y <= 9999, KH_ERR_BAD_INPUT);
-	unsigned hh = (unsigned)(secs / 3600), mm = (unsigned)(secs / 60 % 60),
-	         ss = (unsigned)(secs % 60);
-	if (!generalized && y < 2050) {
-		(void)snprintf(text, sizeof(text), "%02u%02u%02u%02u%02u%02uZ", (unsigned)(y % 100),
-		               mo, d, hh, mm, ss);
-		return kh_der_tlv(out, DER_UTC_TIME, KH_SLICE(text, 13));
-	}
-	(void)snprintf(text, sizeof(text), "%04u%02u%02u%02u%02u%02uZ", (unsigned)y, mo, d, hh, mm,
-	               ss);
-	return kh_der_tlv(out, DER_GENERALIZED_TIME, KH_SLICE(text, 15));
+	/* UTCTime YYMMDDHHMMSSZ, GeneralizedTime YYYYMMDDHHMMSSZ (RFC 5280 4.1.2.5.1-2). */
+	bool utc = !generalized && y < 2050;
+	size_t yl = utc ? 2 : 4;
+	put_digits(text, (unsigned)(utc ? y % 100 : y), yl);
+	put_digits(text + yl, mo, 2);
+	put_digits(text + yl + 2, d, 2);
+	put_digits(text + yl + 4, secs / 3600, 2);
+	put_digits(text + yl + 6, secs / 60 % 60, 2);
+	put_digits(text + yl + 8, secs % 60, 2);
+	text[yl + 10] = 'Z';
+	return kh_der_tlv(out, utc ? DER_UTC_TIME : DER_GENERALIZED_TIME, KH_SLICE(text, yl + 11));
 }
 
 kh_rc kh_der_extension(struct kh_buf *out, struct kh_slice oid_content, bool critical,
