@@ -83,37 +83,39 @@ static kh_rc single_write(const struct kh_ocsp_single *s, struct kh_buf *out)
 	return kh_der_wrap_from(out, start, DER_SEQUENCE);
 }
 
+/* responseExtensions [1] EXPLICIT Extensions holding the nonce (RFC 6960 4.4.1, RFC 8954). */
+static kh_rc nonce_write(struct kh_slice nonce, struct kh_buf *out)
+{
+	uint8_t value[2 + KH_PKI_OCSP_NONCE_MAX_LEN];
+	size_t start = out->len;
+
+	KH_ENSURE(nonce.ptr != NULL && nonce.len <= KH_PKI_OCSP_NONCE_MAX_LEN, KH_ERR_BAD_INPUT);
+	value[0] = DER_OCTET_STRING;
+	value[1] = (uint8_t)nonce.len;
+	memcpy(value + 2, nonce.ptr, nonce.len);
+	KH_GUARD(kh_der_extension(out, KH_SLICE(OID_OCSP_NONCE, sizeof(OID_OCSP_NONCE)), false,
+	                          KH_SLICE(value, 2 + nonce.len)));
+	KH_GUARD(kh_der_wrap_from(out, start, DER_SEQUENCE));
+	return kh_der_wrap_from(out, start, DER_CTX_CONS | 1);
+}
+
 /* RFC 6960 4.2.1 ResponseData (version v1 is the DEFAULT, so absent). */
 static kh_rc response_data_write(X509 *signer_cert, const struct kh_ocsp_response_params *p,
                                  struct kh_buf *out)
 {
 	uint8_t key_hash[20];
-	struct kh_buf scratch;
-	kh_rc rc;
 
 	KH_GUARD(kh_pki_cert_key_sha1(signer_cert, key_hash));
 	/* ResponderID byKey [2] EXPLICIT KeyHash (OCTET STRING, SHA-1 of the key) */
-	KH_GUARD(kh_der_header(out, DER_CTX_CONS | 2, 22));
+	KH_GUARD(kh_der_header(out, DER_CTX_CONS | 2, 2 + sizeof(key_hash)));
 	KH_GUARD(kh_der_tlv(out, DER_OCTET_STRING, KH_SLICE(key_hash, sizeof(key_hash))));
 	KH_GUARD(kh_der_time(out, p->produced_at, true));
 	size_t list = out->len;
 	for (size_t i = 0; i < p->single_count; i++)
 		KH_GUARD(single_write(&p->singles[i], out));
 	KH_GUARD(kh_der_wrap_from(out, list, DER_SEQUENCE));
-	if (p->nonce.len > 0) {
-		KH_ENSURE(p->nonce.ptr != NULL && p->nonce.len <= KH_PKI_OCSP_NONCE_MAX_LEN,
-		          KH_ERR_BAD_INPUT);
-		kh_buf_init(&scratch, 64, KH_BUF_PLAIN);
-		size_t exts = out->len;
-		KH_GUARD_OUT(kh_der_tlv(&scratch, DER_OCTET_STRING, p->nonce));
-		KH_GUARD_OUT(kh_der_extension(out, KH_SLICE(OID_OCSP_NONCE, sizeof(OID_OCSP_NONCE)),
-		                              false, kh_buf_slice(&scratch)));
-		KH_GUARD_OUT(kh_der_wrap_from(out, exts, DER_SEQUENCE));
-		KH_GUARD_OUT(kh_der_wrap_from(out, exts, DER_CTX_CONS | 1));
-	out:
-		kh_buf_cleanup(&scratch);
-		KH_GUARD(rc);
-	}
+	if (p->nonce.len > 0)
+		KH_GUARD(nonce_write(p->nonce, out));
 	return kh_der_wrap_from(out, 0, DER_SEQUENCE);
 }
 

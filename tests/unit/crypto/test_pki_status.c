@@ -299,6 +299,12 @@ static void p384_crl_is_verified_by_openssl_and_revokes_a_leaf(void **state)
 	crl_checked_by_openssl(KH_PKEY_EC_P384);
 }
 
+static void ed25519_crl_is_verified_by_openssl_and_revokes_a_leaf(void **state)
+{
+	(void)state;
+	crl_checked_by_openssl(KH_PKEY_ED25519);
+}
+
 static void a_delta_crl_carries_its_base_and_hold_reasons(void **state)
 {
 	static const uint8_t s1[] = {0x11}, s2[] = {0x00, 0x80, 0x22}; /* leading zero dropped */
@@ -588,6 +594,18 @@ static void p256_ocsp_response_is_verified_by_openssl(void **state)
 {
 	(void)state;
 	ocsp_checked_by_openssl(KH_PKEY_EC_P256, "-sha256");
+}
+
+static void p384_ocsp_response_is_verified_by_openssl(void **state)
+{
+	(void)state;
+	ocsp_checked_by_openssl(KH_PKEY_EC_P384, "-sha256");
+}
+
+static void ed25519_ocsp_response_is_verified_by_openssl(void **state)
+{
+	(void)state;
+	ocsp_checked_by_openssl(KH_PKEY_ED25519, "-sha1");
 }
 
 static void a_delegated_responder_signs_with_its_certificate_included(void **state)
@@ -1013,6 +1031,75 @@ static void error_responses_carry_only_their_status(void **state)
 	kh_buf_cleanup(&out);
 }
 
+/* ---- Allocation failures ---- */
+
+struct alloc_case {
+	struct ca *c;
+	const struct kh_pki_crl_entry *entries;
+	const struct kh_ocsp_single *single;
+};
+
+/* Builds, verifies and reads back a CRL and an OCSP response; cleans up on every path. */
+static kh_rc build_everything(void *arg)
+{
+	const struct alloc_case *ac = arg;
+	struct kh_pki_crl_params p = crl_params(ac->c, ac->entries, 2);
+	struct kh_pki_crl_info info = {0};
+	struct kh_ocsp_response_info rinfo;
+	struct kh_buf crl, resp;
+	kh_rc rc;
+
+	kh_buf_init(&crl, BUF_MAX, KH_BUF_PLAIN);
+	kh_buf_init(&resp, BUF_MAX, KH_BUF_PLAIN);
+	const struct kh_ocsp_response_params rp = {.signer_cert = kh_buf_slice(&ac->c->der),
+	                                           .include_signer_cert = true,
+	                                           .produced_at = NOW,
+	                                           .singles = ac->single,
+	                                           .single_count = 1,
+	                                           .nonce = KH_SLICE_LIT("0123456789abcdef")};
+	KH_GUARD_OUT(kh_pki_crl_build(ac->c->key, &p, &crl));
+	KH_GUARD_OUT(kh_pki_crl_verify(kh_buf_slice(&crl), kh_buf_slice(&ac->c->der)));
+	KH_GUARD_OUT(kh_pki_crl_parse(kh_buf_slice(&crl), &info));
+	KH_GUARD_OUT(kh_pki_der_to_pem(kh_buf_slice(&crl), "X509 CRL", &resp));
+	kh_buf_clear(&resp);
+	KH_GUARD_OUT(kh_pki_ocsp_response_build(ac->c->key, &rp, &resp));
+	KH_GUARD_OUT(kh_pki_ocsp_verify(kh_buf_slice(&resp), kh_buf_slice(&ac->c->der)));
+	KH_GUARD_OUT(kh_pki_ocsp_response_parse(kh_buf_slice(&resp), &rinfo));
+	kh_buf_clear(&resp);
+	KH_GUARD_OUT(kh_pki_ocsp_error_response(KH_OCSP_TRY_LATER, &resp));
+	kh_buf_clear(&resp);
+	KH_GUARD_OUT(kh_pki_ocsp_get_decode(KH_SLICE_LIT("MAA%3D"), &resp));
+out:
+	kh_pki_crl_info_cleanup(&info);
+	kh_buf_cleanup(&crl);
+	kh_buf_cleanup(&resp);
+	return rc;
+}
+
+static void allocation_failures_are_reported_without_leaks(void **state)
+{
+	static const uint8_t s1[] = {0x42}, s2[] = {0x43, 0x44};
+	struct ca c = {0};
+	(void)state;
+
+	ca_new(&c, KH_PKEY_EC_P256);
+	const struct kh_pki_crl_entry entries[] = {
+	    {.serial = KH_SLICE(s1, 1), .revoked_at = NOW, .reason = KH_CRL_REASON_SUPERSEDED},
+	    {.serial = KH_SLICE(s2, 2), .revoked_at = NOW, .invalidity_date = NOW - DAY},
+	};
+	const struct kh_ocsp_single single = {
+	    .id = {.hash = KH_OCSP_HASH_SHA1, .hash_len = 20, .serial = {0x42}, .serial_len = 1},
+	    .status = KH_OCSP_REVOKED,
+	    .revoked_at = NOW,
+	    .has_reason = true,
+	    .reason = KH_CRL_REASON_KEY_COMPROMISE,
+	    .this_update = NOW,
+	    .next_update = NOW + DAY};
+	struct alloc_case ac = {.c = &c, .entries = entries, .single = &single};
+	kh_test_alloc_failures(build_everything, &ac);
+	ca_free(&c);
+}
+
 int main(void)
 {
 	NOW = (int64_t)time(NULL);
@@ -1020,17 +1107,21 @@ int main(void)
 	    cmocka_unit_test(rsa_crl_is_verified_by_openssl_and_revokes_a_leaf),
 	    cmocka_unit_test(p256_crl_is_verified_by_openssl_and_revokes_a_leaf),
 	    cmocka_unit_test(p384_crl_is_verified_by_openssl_and_revokes_a_leaf),
+	    cmocka_unit_test(ed25519_crl_is_verified_by_openssl_and_revokes_a_leaf),
 	    cmocka_unit_test(a_delta_crl_carries_its_base_and_hold_reasons),
 	    cmocka_unit_test(a_crl_needs_the_ca_key_and_sound_parameters),
 	    cmocka_unit_test(a_large_crl_builds_and_reads_back),
 	    cmocka_unit_test(rsa_ocsp_response_is_verified_by_openssl),
 	    cmocka_unit_test(p256_ocsp_response_is_verified_by_openssl),
+	    cmocka_unit_test(p384_ocsp_response_is_verified_by_openssl),
+	    cmocka_unit_test(ed25519_ocsp_response_is_verified_by_openssl),
 	    cmocka_unit_test(a_delegated_responder_signs_with_its_certificate_included),
 	    cmocka_unit_test(sm2_crl_verifies_only_with_the_default_id_and_intact_bytes),
 	    cmocka_unit_test(sm2_ocsp_response_verifies_only_with_the_default_id_and_intact_bytes),
 	    cmocka_unit_test(garbage_requests_are_refused),
 	    cmocka_unit_test(the_get_form_decodes_to_the_request),
 	    cmocka_unit_test(error_responses_carry_only_their_status),
+	    cmocka_unit_test(allocation_failures_are_reported_without_leaks),
 	};
 	return cmocka_run_group_tests(tests, kh_test_crypto_setup, NULL);
 }
