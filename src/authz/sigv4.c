@@ -78,17 +78,6 @@ static uint8_t to_lower(uint8_t c)
 	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + ('a' - 'A')) : c;
 }
 
-static int hex_value(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool is_ows(uint8_t c)
 {
 	return c == ' ' || c == '\t';
@@ -249,8 +238,8 @@ static kh_rc query_part_encode(struct kh_slice s, struct kh_buf *out)
 	for (size_t i = 0; i < s.len; i++) {
 		uint8_t c = s.ptr[i];
 		if (c == '%') {
-			int hi = i + 2 < s.len ? hex_value(s.ptr[i + 1]) : -1;
-			int lo = hi >= 0 ? hex_value(s.ptr[i + 2]) : -1;
+			int hi = i + 2 < s.len ? kh_hex_digit(s.ptr[i + 1]) : -1;
+			int lo = hi >= 0 ? kh_hex_digit(s.ptr[i + 2]) : -1;
 			KH_ENSURE(lo >= 0, KH_ERR_BAD_INPUT);
 			c = (uint8_t)(hi << 4 | lo);
 			i += 2;
@@ -761,8 +750,8 @@ static kh_rc verify_mac(const struct auth *a, struct kh_slice sts, kh_sigv4_look
 	KH_GUARD_OUT(rc);
 	KH_GUARD_OUT(signature_mac(kh_buf_slice(&secret), &a->sc, sts, mac));
 	for (size_t i = 0; i < MAC_LEN; i++)
-		presented[i] = (uint8_t)(hex_value(a->signature.ptr[2 * i]) << 4 |
-		                         hex_value(a->signature.ptr[2 * i + 1]));
+		presented[i] = (uint8_t)(kh_hex_digit(a->signature.ptr[2 * i]) << 4 |
+		                         kh_hex_digit(a->signature.ptr[2 * i + 1]));
 	if (!kh_ct_eq(KH_SLICE(mac, MAC_LEN), KH_SLICE(presented, MAC_LEN))) {
 		*why = KH_SIGV4_SIGNATURE_MISMATCH;
 		rc = KH_ERR_UNAUTHENTICATED;

@@ -212,3 +212,14 @@ kh_rc kh_hex_decode(struct kh_slice in, struct kh_buf *out)
 	kh_buf_commit(out, in.len / 2);
 	return KH_OK;
 }
+
+int kh_hex_digit(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

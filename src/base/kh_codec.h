@@ -24,5 +24,8 @@ KH_MUST_CHECK kh_rc kh_base64_decode(struct kh_slice in, struct kh_buf *out);
 /* Lower-case hex out; decoding accepts either case and rejects an odd length. */
 KH_MUST_CHECK kh_rc kh_hex_encode(struct kh_slice in, struct kh_buf *out);
 KH_MUST_CHECK kh_rc kh_hex_decode(struct kh_slice in, struct kh_buf *out);
+/* One hex digit (either case) to its value 0-15, or -1 for anything else. Not constant time:
+ * for parsers of public text (percent escapes, names), never for secrets. */
+int kh_hex_digit(uint8_t c);
 
 #endif

@@ -15,6 +15,7 @@
 #include <openssl/pem.h>
 #include <string.h>
 
+#include "base/kh_codec.h"
 #include "base/kh_limits.h"
 #include "crypto/pki_cert_int.h"
 
@@ -31,17 +32,6 @@ struct ava {
 	size_t len;
 	bool joins_previous; /* '+': same RDN as the one before */
 };
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* One attribute type at *p up to '='; advances past the '='. */
 static kh_rc parse_type(const char **p, ASN1_OBJECT **out)
@@ -79,8 +69,8 @@ static kh_rc parse_value(const char **p, struct ava *a)
 		unsigned char c = (unsigned char)*s++;
 		bool escaped = false;
 		if (c == '\\') {
-			int hi = hexval(s[0]);
-			int lo = hi >= 0 ? hexval(s[1]) : -1;
+			int hi = kh_hex_digit((uint8_t)(s[0]));
+			int lo = hi >= 0 ? kh_hex_digit((uint8_t)(s[1])) : -1;
 			if (hi >= 0 && lo >= 0) {
 				c = (unsigned char)(hi * 16 + lo);
 				s += 2;

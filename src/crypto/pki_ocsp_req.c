@@ -12,17 +12,6 @@
 #include "base/kh_limits.h"
 #include "crypto/kh_pki_status_int.h"
 
-static int hex_value(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool base64_char(uint8_t c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
@@ -43,8 +32,8 @@ kh_rc kh_pki_ocsp_get_decode(struct kh_slice segment, struct kh_buf *out_der)
 	for (size_t i = 0; i < segment.len; i++) {
 		uint8_t c = segment.ptr[i];
 		if (c == '%') {
-			int hi = i + 2 < segment.len ? hex_value(segment.ptr[i + 1]) : -1;
-			int lo = hi >= 0 ? hex_value(segment.ptr[i + 2]) : -1;
+			int hi = i + 2 < segment.len ? kh_hex_digit(segment.ptr[i + 1]) : -1;
+			int lo = hi >= 0 ? kh_hex_digit(segment.ptr[i + 2]) : -1;
 			KH_ENSURE_OUT(lo >= 0, KH_ERR_BAD_ENCODING);
 			c = (uint8_t)(hi * 16 + lo);
 			i += 2;

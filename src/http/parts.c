@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/kh_codec.h"
 #include "http/kh_http_int.h"
 
 /* RFC 9110 5.6.2 tchar. */
@@ -70,17 +71,6 @@ enum kh_http_method kh_http_method_of(const char *name)
 	return KH_HTTP_OTHER;
 }
 
-static int hex_value(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes in (RFC 3986 2.1) and appends the bytes, without a terminator. */
 static kh_rc decode_append(struct kh_slice in, bool plus_is_space, struct kh_buf *out)
 {
@@ -96,8 +86,8 @@ static kh_rc decode_append(struct kh_slice in, bool plus_is_space, struct kh_buf
 
 			if (in.len - i < 3)
 				return KH_ERR_BAD_ENCODING;
-			hi = hex_value(in.ptr[i + 1]);
-			lo = hex_value(in.ptr[i + 2]);
+			hi = kh_hex_digit(in.ptr[i + 1]);
+			lo = kh_hex_digit(in.ptr[i + 2]);
 			/* %00 would cut the string short for every C consumer: refuse it. */
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 				return KH_ERR_BAD_ENCODING;
