@@ -11,6 +11,7 @@
 #include <openssl/pem.h>
 #include <string.h>
 
+#include "crypto/kh_pki_status.h"
 #include "crypto/pki_cert_int.h"
 
 /* 9999-12-31T23:59:59Z, the last instant RFC 5280 4.1.2.5 can express. */
@@ -382,22 +383,10 @@ out:
 kh_rc kh_pki_cert_to_pem(struct kh_slice der, struct kh_buf *out_pem)
 {
 	X509 *x = NULL;
-	BIO *bio;
-	char *data = NULL;
-	long len;
-	kh_rc rc;
-
+	/* Only a certificate gets the label. */
 	KH_GUARD(kh_pki_x509_from_der(der, &x));
-	bio = BIO_new(BIO_s_mem());
-	if (bio == NULL)
-		rc = kh_ossl_error("BIO_new");
-	else if (PEM_write_bio_X509(bio, x) != 1 || (len = BIO_get_mem_data(bio, &data)) <= 0)
-		rc = kh_ossl_error("PEM_write_bio_X509");
-	else
-		rc = kh_buf_append(out_pem, KH_SLICE(data, (size_t)len));
-	BIO_free(bio);
 	X509_free(x);
-	return rc;
+	return kh_pki_der_to_pem(der, "CERTIFICATE", out_pem);
 }
 
 kh_rc kh_pki_cert_from_pem(struct kh_slice pem, struct kh_buf *out_der)

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "base/kh_mem.h"
+#include "crypto/kh_pki_status.h"
 #include "crypto/pki_cert_int.h"
 
 static bool key_alg_known(int nid)
@@ -210,17 +211,11 @@ static kh_rc add_san_request(X509_REQ *req, const struct kh_pki_san *sans, size_
 
 static kh_rc append_pem_req(X509_REQ *req, struct kh_buf *out)
 {
-	BIO *bio = BIO_new(BIO_s_mem());
-	char *data = NULL;
-	long len;
-	kh_rc rc;
-
-	KH_ENSURE(bio != NULL, kh_ossl_error("BIO_new"));
-	if (PEM_write_bio_X509_REQ(bio, req) != 1 || (len = BIO_get_mem_data(bio, &data)) <= 0)
-		rc = kh_ossl_error("PEM_write_bio_X509_REQ");
-	else
-		rc = kh_buf_append(out, KH_SLICE(data, (size_t)len));
-	BIO_free(bio);
+	unsigned char *der = NULL;
+	int len = i2d_X509_REQ(req, &der);
+	KH_ENSURE(len > 0, kh_ossl_error("i2d_X509_REQ"));
+	kh_rc rc = kh_pki_der_to_pem(KH_SLICE(der, (size_t)len), "CERTIFICATE REQUEST", out);
+	OPENSSL_free(der);
 	return rc;
 }
 
