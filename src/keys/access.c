@@ -42,6 +42,7 @@ const struct kh_keys_op_def kh_keys_ops[KH_OP_COUNT] = {
     [KH_OP_DATA_KEY] = {"key.data_key", "data-key", USERS | R(ENCRYPTOR)},
     [KH_OP_REENCRYPT] = {"key.reencrypt", "reencrypt", USERS},
     [KH_OP_SIGN] = {"key.sign", "sign", USERS | R(ENCRYPTOR)},
+    [KH_OP_SIGN_WITH] = {"key.sign_with", "sign", USERS | R(ENCRYPTOR)},
     [KH_OP_VERIFY] = {"key.verify", "verify", USERS | R(DECRYPTOR)},
     [KH_OP_MAC] = {"key.mac", "mac", USERS | R(ENCRYPTOR)},
     [KH_OP_VERIFY_MAC] = {"key.verify_mac", "verify-mac", USERS | R(DECRYPTOR)},

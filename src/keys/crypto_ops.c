@@ -76,6 +76,28 @@ static kh_rc use_begin(struct use *u, uint32_t version, enum kh_key_usage need, 
 	return rc;
 }
 
+/* use_begin for the service itself: any key of p->keystore_id, no roles (kh_keys_with_signer). */
+static kh_rc system_begin_in(struct use *u, struct kh_store_tx *tx)
+{
+	KH_GUARD(kh_keys_load(tx, u->p->keystore_id, u->tag, &u->key));
+	u->found = true;
+	KH_GUARD(kh_keys_state_error(u->key.state));
+	KH_ENSURE(u->key.usage == KH_USAGE_SIGN_VERIFY, KH_ERR_WRONG_KEY_TYPE);
+	u->version = u->key.current_version;
+	KH_GUARD(kh_keys_version_check(tx, &u->key, u->version));
+	return kh_keys_material(u->k, tx, &u->key, u->version, &u->mat);
+}
+
+static kh_rc system_begin(struct use *u)
+{
+	struct kh_store_tx *tx = NULL;
+	KH_ENSURE(u->p->keystore_id > 0, KH_ERR_FORBIDDEN);
+	KH_GUARD(kh_store_read_begin(u->k->store, &tx));
+	kh_rc rc = system_begin_in(u, tx);
+	kh_store_read_end(&tx);
+	return rc;
+}
+
 /* Releases the material and records the use; returns outcome (or a failure to record). */
 static kh_rc use_end(struct use *u, kh_rc outcome)
 {
@@ -234,6 +256,20 @@ kh_rc kh_keys_sign(struct kh_keys *k, const struct kh_principal *p, const char *
 	if (rc == KH_OK)
 		rc = kh_keymat_sign(u.mat->m, u.version, alg, is_digest, msg, out);
 	return use_end_out(&u, rc, out, mark);
+}
+
+kh_rc kh_keys_with_signer(struct kh_keys *k, const struct kh_principal *p, const char *tag,
+                          kh_keys_signer_fn fn, void *arg)
+{
+	struct use u = {.k = k, .p = p, .op = KH_OP_SIGN_WITH, .tag = tag};
+	kh_rc rc = p->kind == KH_PRINCIPAL_SYSTEM ? system_begin(&u)
+	                                          : use_begin(&u, 0, KH_USAGE_SIGN_VERIFY, true);
+	const struct kh_pkey *key = rc == KH_OK ? kh_keymat_pkey(u.mat->m) : NULL;
+	if (rc == KH_OK && key == NULL)
+		rc = KH_ERR_WRONG_KEY_TYPE;
+	if (rc == KH_OK)
+		rc = fn(arg, key);
+	return use_end(&u, rc);
 }
 
 /* A signature or MAC that does not parse, or names a version that does not exist, is simply

@@ -239,6 +239,11 @@ enum kh_key_type kh_keymat_type(const struct kh_keymat *m)
 	return m->type;
 }
 
+const struct kh_pkey *kh_keymat_pkey(const struct kh_keymat *m)
+{
+	return m->pkey;
+}
+
 /* ---- Text form ---- */
 
 /* Appends "kh:v<version>:<base64 blob>" whole or not at all (room is reserved first). */

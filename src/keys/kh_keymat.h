@@ -107,6 +107,10 @@ KH_MUST_CHECK kh_rc kh_keymat_aead_open(struct kh_keymat *m, struct kh_slice non
                                         struct kh_slice ad, struct kh_slice ct, struct kh_slice tag,
                                         uint8_t *pt_out);
 
+struct kh_pkey;
+/* Asymmetric types: the key itself, borrowed for the life of m (NULL for other types). */
+const struct kh_pkey *kh_keymat_pkey(const struct kh_keymat *m);
+
 /* Asymmetric types: appends the public key as PEM. */
 KH_MUST_CHECK kh_rc kh_keymat_public_pem(struct kh_keymat *m, struct kh_buf *out);
 

@@ -66,6 +66,11 @@ enum kh_principal_kind {
 };
 #define KH_POLICY_KMS_MANAGER 1u
 #define KH_POLICY_KMS_USER 2u
+/* A registration officer of the key store's PKI (pki/): approves, rejects and reads certificate
+ * requests; no key of its own and no role on any. */
+#define KH_POLICY_RA_OFFICER 4u
+/* One of the three policies above, alone. */
+bool kh_keys_policy_valid(unsigned policies);
 
 struct kh_principal {
 	enum kh_principal_kind kind;
@@ -122,8 +127,8 @@ void kh_keys_principal_name(const struct kh_principal *p, char *out, size_t out_
 /* Operator only. Names follow the API rule: 1-64 of [A-Za-z0-9_.-]; duplicates KH_ERR_CONFLICT. */
 KH_MUST_CHECK kh_rc kh_keys_keystore_create(struct kh_keys *k, const struct kh_principal *p,
                                             const char *name, int64_t *out_id);
-/* The operator, or a kms-manager of that key store. policies: KH_POLICY_KMS_MANAGER or
- * KH_POLICY_KMS_USER (exactly one). */
+/* The operator, or a kms-manager of that key store. policies: KH_POLICY_KMS_MANAGER,
+ * KH_POLICY_KMS_USER or KH_POLICY_RA_OFFICER (exactly one). */
 KH_MUST_CHECK kh_rc kh_keys_account_create(struct kh_keys *k, const struct kh_principal *p,
                                            int64_t keystore_id, const char *name, unsigned policies,
                                            int64_t *out_id);
@@ -299,6 +304,20 @@ KH_MUST_CHECK kh_rc kh_keys_mac(struct kh_keys *k, const struct kh_principal *p,
 KH_MUST_CHECK kh_rc kh_keys_verify_mac(struct kh_keys *k, const struct kh_principal *p,
                                        const char *tag, struct kh_slice msg, struct kh_slice mac,
                                        bool *out_valid);
+/*
+ * Signing with a key's current version without the key leaving keys/: fn(arg, key) runs with
+ * the version's private key (a sign-verify key of an asymmetric type) outside any transaction,
+ * and must only sign with it during the call (never export it, never keep it). The checks are
+ * those of kh_keys_sign (role, key state, usage, version state), and the use is recorded like
+ * any crypto operation (audit "key.sign_with", usage history, usage count); fn's result is the
+ * outcome. Besides accounts, KH_PRINCIPAL_SYSTEM with keystore_id set may use the keys of that
+ * key store: the service signing on its own behalf (CRLs and OCSP responses of pki/).
+ */
+struct kh_pkey;
+typedef kh_rc (*kh_keys_signer_fn)(void *arg, const struct kh_pkey *key);
+KH_MUST_CHECK kh_rc kh_keys_with_signer(struct kh_keys *k, const struct kh_principal *p,
+                                        const char *tag, kh_keys_signer_fn fn, void *arg);
+
 /* version 0: the current one. Appends PEM; *out_version gets the version. */
 KH_MUST_CHECK kh_rc kh_keys_public_key(struct kh_keys *k, const struct kh_principal *p,
                                        const char *tag, uint32_t version, uint32_t *out_version,

@@ -4,6 +4,7 @@
  * accounts; a key store's managers may add accounts to it. Authentication (tokens) lives above,
  * in authz/; this file only keeps who belongs where with which policy.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -60,6 +61,12 @@ kh_rc kh_keys_keystore_exists(struct kh_store_tx *tx, int64_t id)
 	return found ? KH_OK : KH_ERR_NOT_FOUND;
 }
 
+bool kh_keys_policy_valid(unsigned policies)
+{
+	return policies == KH_POLICY_KMS_MANAGER || policies == KH_POLICY_KMS_USER ||
+	       policies == KH_POLICY_RA_OFFICER;
+}
+
 static kh_rc account_apply(struct kh_keys_change *c, struct kh_store_tx *tx)
 {
 	struct named *a = c->arg;
@@ -68,8 +75,7 @@ static kh_rc account_apply(struct kh_keys_change *c, struct kh_store_tx *tx)
 	                    (p->policies & KH_POLICY_KMS_MANAGER) != 0;
 	KH_ENSURE(p->kind == KH_PRINCIPAL_OPERATOR || manager_here, KH_ERR_FORBIDDEN);
 	KH_ENSURE(kh_keys_name_valid(a->name), KH_ERR_BAD_INPUT);
-	KH_ENSURE(a->policies == KH_POLICY_KMS_MANAGER || a->policies == KH_POLICY_KMS_USER,
-	          KH_ERR_BAD_INPUT);
+	KH_ENSURE(kh_keys_policy_valid(a->policies), KH_ERR_BAD_INPUT);
 	KH_GUARD(kh_keys_keystore_exists(tx, a->keystore_id));
 	struct kh_store_val v[] = {KH_SV_INT(a->keystore_id), KH_SV_TEXT(a->name),
 	                           KH_SV_INT(a->policies), KH_SV_INT(c->now)};
@@ -107,7 +113,8 @@ kh_rc kh_keys_account_get(struct kh_keys *k, int64_t account_id, struct kh_accou
 	KH_GUARD_OUT(kh_store_rows_text_copy(rows, 2, a.name, sizeof(a.name)));
 	KH_GUARD_OUT(kh_store_rows_int(rows, 3, &policies));
 	KH_GUARD_OUT(kh_store_rows_int(rows, 4, &a.created_at));
-	KH_ENSURE_OUT(policies == KH_POLICY_KMS_MANAGER || policies == KH_POLICY_KMS_USER,
+	KH_ENSURE_OUT(policies >= 0 && policies <= UINT_MAX &&
+	                  kh_keys_policy_valid((unsigned)policies),
 	              KH_ERR_STORAGE);
 	a.policies = (unsigned)policies;
 	*out = a;
