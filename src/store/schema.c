@@ -20,6 +20,9 @@
  *                 "xks/<store>/<access key id>", never a column), and the keys attached to them
  *                 under external key ids.
  *  nodes          the keyholdd processes of a cluster and their last heartbeat (XKS health).
+ *  pki_cas, pki_profiles, pki_requests, pki_certificates, pki_crls   the PKI (pki/, PKI.md):
+ *                 CAs whose private key is a keyhold key of the key store (key_tag), their
+ *                 profiles, registration requests, issued certificates and signed CRLs.
  */
 #include "store/kh_store_int.h"
 
@@ -200,16 +203,96 @@ static const char *const m4[] = {
     " seen_at INTEGER NOT NULL)",
 };
 
+/* 5: the PKI (pki/kh_pki.h). A CA's key is the keyhold key key_tag of its key store; its
+ * certificate is NULL until an external CA's certificate is installed (csr holds the request
+ * sent out). Serials are upper-case hex, unique across CAs. status_at is when a certificate's
+ * status last changed (revoke, hold, release; NULL while never changed): delta CRLs list what
+ * changed after their base. */
+static const char *const m5[] = {
+    "CREATE TABLE pki_cas ("
+    " id INTEGER PRIMARY KEY,"
+    " keystore_id INTEGER NOT NULL REFERENCES keystores(id),"
+    " name TEXT NOT NULL,"
+    " kind TEXT NOT NULL,"
+    " key_tag TEXT NOT NULL,"
+    " parent_id INTEGER REFERENCES pki_cas(id),"
+    " certificate BLOB,"
+    " csr BLOB,"
+    " subject TEXT NOT NULL,"
+    " not_after INTEGER NOT NULL,"
+    " next_crl_number INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " UNIQUE (keystore_id, name))",
+
+    "CREATE TABLE pki_profiles ("
+    " ca_id INTEGER NOT NULL REFERENCES pki_cas(id),"
+    " name TEXT NOT NULL,"
+    " key_types INTEGER NOT NULL,"
+    " validity_days INTEGER NOT NULL,"
+    " key_usage INTEGER NOT NULL,"
+    " ekus TEXT NOT NULL,"
+    " is_ca INTEGER NOT NULL,"
+    " path_len INTEGER NOT NULL,"
+    " approval INTEGER NOT NULL,"
+    " kind TEXT NOT NULL,"
+    " crl_url TEXT NOT NULL,"
+    " ocsp_url TEXT NOT NULL,"
+    " ca_issuers_url TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " PRIMARY KEY (ca_id, name))",
+
+    "CREATE TABLE pki_requests ("
+    " id INTEGER PRIMARY KEY,"
+    " ca_id INTEGER NOT NULL REFERENCES pki_cas(id),"
+    " profile TEXT NOT NULL,"
+    " csr BLOB NOT NULL,"
+    " subject TEXT NOT NULL,"
+    " sans TEXT NOT NULL,"
+    " status TEXT NOT NULL,"
+    " submitter TEXT NOT NULL,"
+    " officer TEXT,"
+    " reason TEXT,"
+    " serial TEXT,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL)",
+    "CREATE INDEX pki_requests_by_status ON pki_requests(ca_id, status, id)",
+
+    "CREATE TABLE pki_certificates ("
+    " serial TEXT PRIMARY KEY,"
+    " ca_id INTEGER NOT NULL REFERENCES pki_cas(id),"
+    " request_id INTEGER REFERENCES pki_requests(id),"
+    " subject TEXT NOT NULL,"
+    " not_before INTEGER NOT NULL,"
+    " not_after INTEGER NOT NULL,"
+    " status TEXT NOT NULL,"
+    " revoked_at INTEGER,"
+    " reason INTEGER,"
+    " status_at INTEGER,"
+    " der BLOB NOT NULL,"
+    " created_at INTEGER NOT NULL)",
+    "CREATE UNIQUE INDEX pki_certificates_by_ca ON pki_certificates(ca_id, serial)",
+    "CREATE INDEX pki_certificates_by_status ON pki_certificates(ca_id, status, serial)",
+    "CREATE INDEX pki_certificates_by_change ON pki_certificates(ca_id, status_at)",
+
+    "CREATE TABLE pki_crls ("
+    " ca_id INTEGER NOT NULL REFERENCES pki_cas(id),"
+    " number INTEGER NOT NULL,"
+    " delta INTEGER NOT NULL,"
+    " base_number INTEGER,"
+    " this_update INTEGER NOT NULL,"
+    " der BLOB NOT NULL,"
+    " PRIMARY KEY (ca_id, number))",
+    "CREATE INDEX pki_crls_by_kind ON pki_crls(ca_id, delta, number)",
+};
+
 #define MIGRATION(n, stmts)                                                                        \
 	{                                                                                          \
 		n, stmts, sizeof(stmts) / sizeof((stmts)[0])                                       \
 	}
 
 const struct kh_store_migration kh_store_migrations[] = {
-    MIGRATION(1, m1),
-    MIGRATION(2, m2),
-    MIGRATION(3, m3),
-    MIGRATION(4, m4),
+    MIGRATION(1, m1), MIGRATION(2, m2), MIGRATION(3, m3), MIGRATION(4, m4), MIGRATION(5, m5),
 };
 const size_t kh_store_migration_count =
     sizeof(kh_store_migrations) / sizeof(kh_store_migrations[0]);

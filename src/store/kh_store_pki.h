@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Statements of the PKI (pki/kh_pki.h): CAs, profiles, registration requests, certificates and
+ * CRLs (migration 5). Each kind of row is read in one fixed column order (the enums below), so
+ * pki/ decodes it with one decoder. Times are Unix nanoseconds; serials upper-case hex.
+ */
+#ifndef KH_STORE_PKI_H
+#define KH_STORE_PKI_H
+
+#include "store/kh_store.h"
+
+enum kh_q_pki_ca_col {
+	KH_QPC_ID,
+	KH_QPC_KEYSTORE_ID,
+	KH_QPC_NAME,
+	KH_QPC_KIND,
+	KH_QPC_KEY_TAG,
+	KH_QPC_PARENT_ID,
+	KH_QPC_CERTIFICATE,
+	KH_QPC_CSR,
+	KH_QPC_SUBJECT,
+	KH_QPC_NOT_AFTER,
+	KH_QPC_NEXT_CRL_NUMBER,
+	KH_QPC_CREATED_AT,
+};
+
+enum kh_q_pki_profile_col {
+	KH_QPP_CA_ID,
+	KH_QPP_NAME,
+	KH_QPP_KEY_TYPES,
+	KH_QPP_VALIDITY_DAYS,
+	KH_QPP_KEY_USAGE,
+	KH_QPP_EKUS,
+	KH_QPP_IS_CA,
+	KH_QPP_PATH_LEN,
+	KH_QPP_APPROVAL,
+	KH_QPP_KIND,
+	KH_QPP_CRL_URL,
+	KH_QPP_OCSP_URL,
+	KH_QPP_CA_ISSUERS_URL,
+	KH_QPP_CREATED_AT,
+	KH_QPP_UPDATED_AT,
+};
+
+/* The request's columns, then the key store of its CA. */
+enum kh_q_pki_request_col {
+	KH_QPR_ID,
+	KH_QPR_CA_ID,
+	KH_QPR_PROFILE,
+	KH_QPR_CSR,
+	KH_QPR_SUBJECT,
+	KH_QPR_SANS,
+	KH_QPR_STATUS,
+	KH_QPR_SUBMITTER,
+	KH_QPR_OFFICER,
+	KH_QPR_REASON,
+	KH_QPR_SERIAL,
+	KH_QPR_CREATED_AT,
+	KH_QPR_UPDATED_AT,
+	KH_QPR_KEYSTORE_ID,
+};
+
+/* The certificate's columns, then the key store of its CA. */
+enum kh_q_pki_cert_col {
+	KH_QPX_SERIAL,
+	KH_QPX_CA_ID,
+	KH_QPX_REQUEST_ID,
+	KH_QPX_SUBJECT,
+	KH_QPX_NOT_BEFORE,
+	KH_QPX_NOT_AFTER,
+	KH_QPX_STATUS,
+	KH_QPX_REVOKED_AT,
+	KH_QPX_REASON,
+	KH_QPX_STATUS_AT,
+	KH_QPX_DER,
+	KH_QPX_CREATED_AT,
+	KH_QPX_KEYSTORE_ID,
+};
+
+/* keystore_id, name, kind, key_tag, parent_id (or NULL), certificate (or NULL), csr (or NULL),
+ * subject, not_after, created_at -> id (next_crl_number starts at 1) */
+extern const struct kh_store_query kh_q_pki_ca_insert;
+/* id -> CA columns */
+extern const struct kh_store_query kh_q_pki_ca_get;
+/* keystore_id, name -> CA columns */
+extern const struct kh_store_query kh_q_pki_ca_by_name;
+/* keystore_id (0: all), after_id, limit -> CA columns, by id */
+extern const struct kh_store_query kh_q_pki_ca_list;
+/* certificate, not_after, id: installs an external CA's certificate (only while it has none) */
+extern const struct kh_store_query kh_q_pki_ca_install;
+/* id, number: takes CRL number `number` (only if it is still the next one) */
+extern const struct kh_store_query kh_q_pki_ca_take_crl_number;
+
+/* ca_id, name, key_types, validity_days, key_usage, ekus, is_ca, path_len, approval, kind,
+ * crl_url, ocsp_url, ca_issuers_url, created_at, updated_at */
+extern const struct kh_store_query kh_q_pki_profile_insert;
+/* ca_id, name -> profile columns */
+extern const struct kh_store_query kh_q_pki_profile_get;
+/* ca_id -> profile columns, by name */
+extern const struct kh_store_query kh_q_pki_profile_list;
+/* key_types, validity_days, key_usage, ekus, is_ca, path_len, approval, kind, crl_url,
+ * ocsp_url, ca_issuers_url, updated_at, ca_id, name */
+extern const struct kh_store_query kh_q_pki_profile_update;
+
+/* ca_id, profile, csr, subject, sans, status, submitter, officer (or NULL), serial (or NULL),
+ * created_at, updated_at -> id */
+extern const struct kh_store_query kh_q_pki_request_insert;
+/* id -> request columns */
+extern const struct kh_store_query kh_q_pki_request_get;
+/* keystore_id, ca_id (0: any), status ('': any), after_id, limit -> request columns, by id */
+extern const struct kh_store_query kh_q_pki_request_list;
+/* status, officer, reason (or NULL), serial (or NULL), updated_at, id: decides a request that
+ * is still pending */
+extern const struct kh_store_query kh_q_pki_request_decide;
+
+/* serial, ca_id, request_id (or NULL), subject, not_before, not_after, der, created_at (status
+ * good) */
+extern const struct kh_store_query kh_q_pki_cert_insert;
+/* serial -> certificate columns */
+extern const struct kh_store_query kh_q_pki_cert_get;
+/* keystore_id, ca_id (0: any), status ('': any), after serial ('' from the start), limit ->
+ * certificate columns, by serial */
+extern const struct kh_store_query kh_q_pki_cert_list;
+/* status, revoked_at (or NULL), reason (or NULL), status_at, serial, old status: changes the
+ * status only if it still is the old one */
+extern const struct kh_store_query kh_q_pki_cert_set_status;
+/* ca_id, serial -> status, revoked_at, reason (OCSP) */
+extern const struct kh_store_query kh_q_pki_cert_status;
+/* ca_id -> serial, status, revoked_at, reason of the revoked and held certificates (full CRL) */
+extern const struct kh_store_query kh_q_pki_cert_revoked;
+/* ca_id, since -> serial, status, revoked_at, reason, status_at of those whose status changed
+ * after since (delta CRL) */
+extern const struct kh_store_query kh_q_pki_cert_changed;
+
+/* ca_id, number, delta, base_number (or NULL), this_update, der */
+extern const struct kh_store_query kh_q_pki_crl_insert;
+/* ca_id, delta -> number, this_update, der of the newest CRL of that kind */
+extern const struct kh_store_query kh_q_pki_crl_latest;
+
+#endif

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The statements of the PKI (see kh_store_pki.h). */
+#include "store/kh_store_pki.h"
+
+#define CA_COLUMNS                                                                                 \
+	"id, keystore_id, name, kind, key_tag, parent_id, certificate, csr, subject, not_after,"   \
+	" next_crl_number, created_at"
+#define PROFILE_COLUMNS                                                                            \
+	"ca_id, name, key_types, validity_days, key_usage, ekus, is_ca, path_len, approval, kind," \
+	" crl_url, ocsp_url, ca_issuers_url, created_at, updated_at"
+#define REQUEST_SELECT                                                                             \
+	"SELECT r.id, r.ca_id, r.profile, r.csr, r.subject, r.sans, r.status, r.submitter,"        \
+	" r.officer, r.reason, r.serial, r.created_at, r.updated_at, c.keystore_id"                \
+	" FROM pki_requests r JOIN pki_cas c ON c.id = r.ca_id"
+#define CERT_SELECT                                                                                \
+	"SELECT x.serial, x.ca_id, x.request_id, x.subject, x.not_before, x.not_after, x.status,"  \
+	" x.revoked_at, x.reason, x.status_at, x.der, x.created_at, c.keystore_id"                 \
+	" FROM pki_certificates x JOIN pki_cas c ON c.id = x.ca_id"
+
+const struct kh_store_query kh_q_pki_ca_insert = {
+    "pki_ca.insert",
+    "INSERT INTO pki_cas (keystore_id, name, kind, key_tag, parent_id, certificate, csr, subject,"
+    " not_after, next_crl_number, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)"
+    " RETURNING id"};
+const struct kh_store_query kh_q_pki_ca_get = {"pki_ca.get",
+                                               "SELECT " CA_COLUMNS " FROM pki_cas WHERE id = ?"};
+const struct kh_store_query kh_q_pki_ca_by_name = {
+    "pki_ca.by_name", "SELECT " CA_COLUMNS " FROM pki_cas WHERE keystore_id = ? AND name = ?"};
+const struct kh_store_query kh_q_pki_ca_list = {
+    "pki_ca.list", "SELECT " CA_COLUMNS " FROM pki_cas WHERE (?1 = 0 OR keystore_id = ?1)"
+                   " AND id > ?2 ORDER BY id LIMIT ?3"};
+const struct kh_store_query kh_q_pki_ca_install = {
+    "pki_ca.install", "UPDATE pki_cas SET certificate = ?, not_after = ?"
+                      " WHERE id = ? AND certificate IS NULL"};
+const struct kh_store_query kh_q_pki_ca_take_crl_number = {
+    "pki_ca.take_crl_number", "UPDATE pki_cas SET next_crl_number = next_crl_number + 1"
+                              " WHERE id = ? AND next_crl_number = ?"};
+
+const struct kh_store_query kh_q_pki_profile_insert = {
+    "pki_profile.insert", "INSERT INTO pki_profiles (" PROFILE_COLUMNS ")"
+                          " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"};
+const struct kh_store_query kh_q_pki_profile_get = {
+    "pki_profile.get", "SELECT " PROFILE_COLUMNS " FROM pki_profiles WHERE ca_id = ? AND name = ?"};
+const struct kh_store_query kh_q_pki_profile_list = {
+    "pki_profile.list",
+    "SELECT " PROFILE_COLUMNS " FROM pki_profiles WHERE ca_id = ? ORDER BY name"};
+const struct kh_store_query kh_q_pki_profile_update = {
+    "pki_profile.update",
+    "UPDATE pki_profiles SET key_types = ?, validity_days = ?, key_usage = ?, ekus = ?,"
+    " is_ca = ?, path_len = ?, approval = ?, kind = ?, crl_url = ?, ocsp_url = ?,"
+    " ca_issuers_url = ?, updated_at = ? WHERE ca_id = ? AND name = ?"};
+
+const struct kh_store_query kh_q_pki_request_insert = {
+    "pki_request.insert",
+    "INSERT INTO pki_requests (ca_id, profile, csr, subject, sans, status, submitter, officer,"
+    " serial, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"};
+const struct kh_store_query kh_q_pki_request_get = {"pki_request.get",
+                                                    REQUEST_SELECT " WHERE r.id = ?"};
+const struct kh_store_query kh_q_pki_request_list = {
+    "pki_request.list", REQUEST_SELECT " WHERE c.keystore_id = ?1 AND (?2 = 0 OR r.ca_id = ?2)"
+                                       " AND (?3 = '' OR r.status = ?3) AND r.id > ?4"
+                                       " ORDER BY r.id LIMIT ?5"};
+const struct kh_store_query kh_q_pki_request_decide = {
+    "pki_request.decide", "UPDATE pki_requests SET status = ?, officer = ?, reason = ?,"
+                          " serial = ?, updated_at = ? WHERE id = ? AND status = 'pending'"};
+
+const struct kh_store_query kh_q_pki_cert_insert = {
+    "pki_cert.insert",
+    "INSERT INTO pki_certificates (serial, ca_id, request_id, subject, not_before, not_after,"
+    " status, der, created_at) VALUES (?, ?, ?, ?, ?, ?, 'good', ?, ?)"};
+const struct kh_store_query kh_q_pki_cert_get = {"pki_cert.get", CERT_SELECT " WHERE x.serial = ?"};
+const struct kh_store_query kh_q_pki_cert_list = {
+    "pki_cert.list", CERT_SELECT " WHERE c.keystore_id = ?1 AND (?2 = 0 OR x.ca_id = ?2)"
+                                 " AND (?3 = '' OR x.status = ?3) AND x.serial > ?4"
+                                 " ORDER BY x.serial LIMIT ?5"};
+const struct kh_store_query kh_q_pki_cert_set_status = {
+    "pki_cert.set_status", "UPDATE pki_certificates SET status = ?, revoked_at = ?, reason = ?,"
+                           " status_at = ? WHERE serial = ? AND status = ?"};
+const struct kh_store_query kh_q_pki_cert_status = {
+    "pki_cert.status",
+    "SELECT status, revoked_at, reason FROM pki_certificates WHERE ca_id = ? AND serial = ?"};
+const struct kh_store_query kh_q_pki_cert_revoked = {
+    "pki_cert.revoked",
+    "SELECT serial, status, revoked_at, reason FROM pki_certificates WHERE ca_id = ?"
+    " AND status IN ('revoked', 'hold') ORDER BY serial"};
+const struct kh_store_query kh_q_pki_cert_changed = {
+    "pki_cert.changed", "SELECT serial, status, revoked_at, reason, status_at FROM pki_certificates"
+                        " WHERE ca_id = ? AND status_at > ? ORDER BY serial"};
+
+const struct kh_store_query kh_q_pki_crl_insert = {
+    "pki_crl.insert", "INSERT INTO pki_crls (ca_id, number, delta, base_number, this_update, der)"
+                      " VALUES (?, ?, ?, ?, ?, ?)"};
+const struct kh_store_query kh_q_pki_crl_latest = {
+    "pki_crl.latest", "SELECT number, this_update, der FROM pki_crls WHERE ca_id = ? AND delta = ?"
+                      " ORDER BY number DESC LIMIT 1"};
