@@ -26,3 +26,8 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-521 -out "$tmp/p521.k
 openssl req -new -key "$tmp/p521.key" -subj "$subj" -sha512 -out p521.csr.pem
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out "$tmp/rsa1024.key"
 openssl req -new -key "$tmp/rsa1024.key" -subj "$subj" -sha256 -out rsa1024.csr.pem
+# A request asking for an extension besides SAN, keyUsage, EKU and basicConstraints (pki/).
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/p256x.key"
+openssl req -new -key "$tmp/p256x.key" -subj "/C=CN/O=keyhold test/CN=ext.example.com" \
+	-addext "subjectAltName=DNS:ext.example.com" -addext "nsComment=asks for more" -sha256 \
+	-out p256_extra_ext.csr.pem

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Inside pki/: the context, who may do what, the shape of every change (one write transaction
+ * whose audit record commits with the change or with the refusal, as keys/ does), row loaders
+ * and the signing step shared by issuance and CA creation.
+ */
+#ifndef KH_PKI_INT_H
+#define KH_PKI_INT_H
+
+#include <pthread.h>
+
+#include "pki/kh_pki.h"
+#include "store/kh_store_pki.h"
+
+struct kh_pki {
+	struct kh_keys *keys;
+	struct kh_store *store;
+	struct kh_audit *audit;
+	const struct kh_clock *clock;
+};
+
+/* Who a function admits (kh_pki_may). */
+#define KH_PKI_MANAGER 1u
+#define KH_PKI_OFFICER 2u
+#define KH_PKI_USER 4u
+#define KH_PKI_OPERATOR 8u
+#define KH_PKI_ANY_ACCOUNT (KH_PKI_MANAGER | KH_PKI_OFFICER | KH_PKI_USER)
+
+/* KH_OK when p is one of `who` for an object of keystore_id; an account of another key store
+ * gets KH_ERR_NOT_FOUND, one of this key store with another policy KH_ERR_FORBIDDEN. */
+KH_MUST_CHECK kh_rc kh_pki_may(const struct kh_principal *p, int64_t keystore_id, unsigned who);
+
+/* One change: apply runs in a savepoint of a write transaction; then the audit record of op
+ * (and of op2 on success when set) is appended whatever the outcome. */
+struct kh_pki_change;
+typedef kh_rc (*kh_pki_change_fn)(struct kh_pki_change *c, struct kh_store_tx *tx);
+struct kh_pki_change {
+	struct kh_pki *pk;
+	const struct kh_principal *p;
+	const char *op;
+	kh_pki_change_fn apply;
+	void *arg;
+	/* set by apply */
+	int64_t keystore_id; /* of the record (0: the caller's) */
+	char detail[256];
+	const char *op2;
+	char detail2[256];
+	/* set by the run */
+	int64_t now;
+	kh_rc outcome;
+};
+KH_MUST_CHECK kh_rc kh_pki_change_run(struct kh_pki_change *c);
+/* A record of a refusal found before any write (keystore_id 0: the caller's); returns rc. */
+KH_MUST_CHECK kh_rc kh_pki_refused(struct kh_pki *pk, const struct kh_principal *p, const char *op,
+                                   int64_t keystore_id, kh_rc rc);
+
+/* Rows. Loaders give KH_ERR_NOT_FOUND when absent; cert_der/csr (may be NULL) get the blobs. */
+KH_MUST_CHECK kh_rc kh_pki_ca_load(struct kh_store_tx *tx, int64_t id, struct kh_pki_ca *out,
+                                   struct kh_buf *cert_der, struct kh_buf *csr);
+KH_MUST_CHECK kh_rc kh_pki_ca_decode(struct kh_store_rows *rows, struct kh_pki_ca *out,
+                                     struct kh_buf *cert_der, struct kh_buf *csr);
+KH_MUST_CHECK kh_rc kh_pki_profile_load(struct kh_store_tx *tx, int64_t ca_id, const char *name,
+                                        struct kh_pki_profile *out);
+/* Certificate rows (cert.c); der (may be NULL) gets the certificate. */
+KH_MUST_CHECK kh_rc kh_pki_certrow_decode(struct kh_store_rows *rows,
+                                          struct kh_pki_certificate *out, int64_t *keystore_id,
+                                          struct kh_buf *der);
+KH_MUST_CHECK kh_rc kh_pki_certrow_load(struct kh_store_tx *tx, const char *serial,
+                                        struct kh_pki_certificate *out, int64_t *keystore_id,
+                                        struct kh_buf *der);
+/* The chain of a CA as PEM: its certificate then its parents' (within tx). */
+KH_MUST_CHECK kh_rc kh_pki_chain_pem(struct kh_store_tx *tx, int64_t ca_id, struct kh_buf *out);
+
+/* Signs with the CA's key: as p when p is a kms-manager of the CA's key store (its own use of
+ * the key), else as the service for that key store. */
+KH_MUST_CHECK kh_rc kh_pki_with_ca_key(struct kh_pki *pk, const struct kh_principal *p,
+                                       const struct kh_pki_ca *ca, kh_keys_signer_fn fn, void *arg);
+
+/* Serial bytes <-> upper-case hex (as kh_pki_cert_info writes it). */
+void kh_pki_serial_hex(const uint8_t *serial, size_t len, char out[KH_PKI_SERIAL_HEX_MAX]);
+
+/* "DNS:a,IP:b" of the SANs (KH_ERR_TOO_LARGE past out_len). */
+KH_MUST_CHECK kh_rc kh_pki_sans_text(const struct kh_pki_san *sans, size_t n, char *out,
+                                     size_t out_len);
+
+/* Appends the DER of one PEM block (Base64 between the armour lines), or data itself when it
+ * is not PEM. */
+KH_MUST_CHECK kh_rc kh_pki_der_of(struct kh_slice data, struct kh_buf *out);
+
+/* Names 1..max of [A-Za-z0-9_.-]. */
+bool kh_pki_name_valid(const char *name, size_t max);
+
+/* Statuses and kinds as stored. */
+const char *kh_pki_ca_kind_name(enum kh_pki_ca_kind k);
+KH_MUST_CHECK kh_rc kh_pki_ca_kind_parse(struct kh_slice s, enum kh_pki_ca_kind *out);
+const char *kh_pki_request_status_name(enum kh_pki_request_status s);
+KH_MUST_CHECK kh_rc kh_pki_request_status_parse(struct kh_slice s, enum kh_pki_request_status *out);
+const char *kh_pki_cert_status_name(enum kh_pki_cert_status s);
+KH_MUST_CHECK kh_rc kh_pki_cert_status_parse(struct kh_slice s, enum kh_pki_cert_status *out);
+const char *kh_pki_cert_kind_name(enum kh_pki_cert_kind k);
+KH_MUST_CHECK kh_rc kh_pki_cert_kind_parse(struct kh_slice s, enum kh_pki_cert_kind *out);
+
+/* Hex serial -> bytes (at most KH_PKI_SERIAL_MAX_LEN); KH_ERR_STORAGE when malformed. */
+KH_MUST_CHECK kh_rc kh_pki_serial_bytes(const char *hex, uint8_t *out, size_t *out_len);
+
+/* ns <-> certificate seconds. */
+static inline int64_t kh_pki_sec(int64_t ns)
+{
+	return ns / KH_NS_PER_SEC;
+}
+
+#endif

@@ -1,0 +1,455 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Registration (PKI.md "RA"): a request is a PKCS#10 CSR for a CA and profile. It is checked
+ * at submission (proof of possession, key type, requested extensions), then waits as pending
+ * until an officer approves or rejects it, or is issued at once when its profile needs no
+ * approval. Nobody approves their own request (four eyes); a manager's request needs another
+ * manager or an ra-officer. Approval and issuance commit together, after the signature.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pki/kh_pki_issue.h"
+
+/* Extensions a request may ask for (their values are never copied: the profile decides). */
+static const char *const allowed_exts[] = {
+    "2.5.29.17", /* subjectAltName */
+    "2.5.29.15", /* keyUsage */
+    "2.5.29.37", /* extKeyUsage */
+    "2.5.29.19", /* basicConstraints */
+};
+
+__attribute__((format(printf, 3, 4))) static void say(char *msg, size_t len, const char *fmt, ...)
+{
+	if (msg == NULL || len == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, len, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- rows ---- */
+
+static kh_rc text_opt(struct kh_store_rows *rows, unsigned col, char *out, size_t len)
+{
+	out[0] = '\0';
+	if (kh_store_rows_is_null(rows, col))
+		return KH_OK;
+	return kh_store_rows_text_copy(rows, col, out, len);
+}
+
+static kh_rc decode(struct kh_store_rows *rows, struct kh_pki_request *out, int64_t *keystore_id,
+                    struct kh_buf *csr)
+{
+	struct kh_pki_request r = {0};
+	struct kh_slice s;
+	KH_GUARD(kh_store_rows_int(rows, KH_QPR_ID, &r.id));
+	KH_GUARD(kh_store_rows_int(rows, KH_QPR_CA_ID, &r.ca_id));
+	KH_GUARD(kh_store_rows_text_copy(rows, KH_QPR_PROFILE, r.profile, sizeof(r.profile)));
+	KH_GUARD(kh_store_rows_text_copy(rows, KH_QPR_SUBJECT, r.subject, sizeof(r.subject)));
+	KH_GUARD(kh_store_rows_text_copy(rows, KH_QPR_SANS, r.sans, sizeof(r.sans)));
+	KH_GUARD(kh_store_rows_text(rows, KH_QPR_STATUS, &s));
+	KH_ENSURE(kh_pki_request_status_parse(s, &r.status) == KH_OK, KH_ERR_STORAGE);
+	KH_GUARD(kh_store_rows_text_copy(rows, KH_QPR_SUBMITTER, r.submitter, sizeof(r.submitter)));
+	KH_GUARD(text_opt(rows, KH_QPR_OFFICER, r.officer, sizeof(r.officer)));
+	KH_GUARD(text_opt(rows, KH_QPR_REASON, r.reason, sizeof(r.reason)));
+	KH_GUARD(text_opt(rows, KH_QPR_SERIAL, r.serial, sizeof(r.serial)));
+	KH_GUARD(kh_store_rows_int(rows, KH_QPR_CREATED_AT, &r.created_at));
+	KH_GUARD(kh_store_rows_int(rows, KH_QPR_UPDATED_AT, &r.updated_at));
+	KH_GUARD(kh_store_rows_int(rows, KH_QPR_KEYSTORE_ID, keystore_id));
+	if (csr != NULL) {
+		KH_GUARD(kh_store_rows_blob(rows, KH_QPR_CSR, &s));
+		KH_GUARD(kh_buf_append(csr, s));
+	}
+	*out = r;
+	return KH_OK;
+}
+
+static kh_rc load(struct kh_store_tx *tx, int64_t id, struct kh_pki_request *out,
+                  int64_t *keystore_id, struct kh_buf *csr)
+{
+	struct kh_store_rows *rows = NULL;
+	bool found = false;
+	struct kh_store_val v[] = {KH_SV_INT(id)};
+	KH_GUARD(kh_store_query_one(tx, &kh_q_pki_request_get, v, 1, &rows, &found));
+	kh_rc rc = found ? decode(rows, out, keystore_id, csr) : KH_ERR_NOT_FOUND;
+	kh_store_rows_close(&rows);
+	return rc;
+}
+
+static kh_rc read_back(struct kh_pki *pk, int64_t id, struct kh_pki_request *out)
+{
+	struct kh_store_tx *tx = NULL;
+	int64_t ks = 0;
+	KH_GUARD(kh_store_read_begin(pk->store, &tx));
+	kh_rc rc = load(tx, id, out, &ks, NULL);
+	kh_store_read_end(&tx);
+	return rc;
+}
+
+/* ---- what a request needs to be issued ---- */
+
+struct ctx {
+	struct kh_pki *pk;
+	const struct kh_principal *p;
+	struct kh_pki_ca ca;
+	struct kh_buf ca_der;
+	struct kh_pki_profile profile;
+	struct kh_pki_csr *csr;
+	struct kh_buf csr_der;
+	char sans[KH_PKI_SANS_TEXT_MAX];
+	char who[KH_PRINCIPAL_NAME_MAX];
+	struct kh_pki_request req; /* approve, reject: the stored request */
+	int64_t request_id;
+	const char *reason;
+	struct kh_pki_issue issue;
+	struct kh_pki_issued issued;
+};
+
+static void ctx_init(struct ctx *c, struct kh_pki *pk, const struct kh_principal *p)
+{
+	memset(c, 0, sizeof(*c));
+	c->pk = pk;
+	c->p = p;
+	kh_buf_init(&c->ca_der, KH_LIMIT_KEY_ENCODED_BYTES, KH_BUF_PLAIN);
+	kh_buf_init(&c->csr_der, KH_LIMIT_KEY_ENCODED_BYTES, KH_BUF_PLAIN);
+	kh_buf_init(&c->issued.der, KH_LIMIT_KEY_ENCODED_BYTES, KH_BUF_PLAIN);
+	kh_keys_principal_name(p, c->who, sizeof(c->who));
+}
+
+static void ctx_cleanup(struct ctx *c)
+{
+	kh_pki_csr_free(&c->csr);
+	kh_buf_cleanup(&c->ca_der);
+	kh_buf_cleanup(&c->csr_der);
+	kh_buf_cleanup(&c->issued.der);
+}
+
+/* The CA (with a certificate) and its profile. */
+static kh_rc load_ca_profile(struct ctx *c, struct kh_store_tx *tx, int64_t ca_id,
+                             const char *profile, unsigned who, char *msg, size_t msg_len)
+{
+	kh_rc rc = kh_pki_ca_load(tx, ca_id, &c->ca, &c->ca_der, NULL);
+	if (rc == KH_ERR_NOT_FOUND)
+		say(msg, msg_len, "no such CA");
+	KH_GUARD(rc);
+	KH_GUARD(kh_pki_may(c->p, c->ca.keystore_id, who));
+	if (!c->ca.has_certificate) {
+		say(msg, msg_len, "the CA has no certificate yet");
+		return KH_ERR_CONFLICT;
+	}
+	rc = kh_pki_profile_load(tx, ca_id, profile, &c->profile);
+	if (rc == KH_ERR_NOT_FOUND) {
+		say(msg, msg_len, "unknown profile \"%.64s\"", profile != NULL ? profile : "");
+		return KH_ERR_BAD_INPUT;
+	}
+	return rc;
+}
+
+/* The profile's rules on a parsed request. */
+static kh_rc check_csr(struct ctx *c, char *msg, size_t msg_len)
+{
+	enum kh_pkey_type t = kh_pkey_type_of(c->csr->key);
+	if ((c->profile.key_types & KH_PKI_KEY_TYPE_BIT(t)) == 0) {
+		say(msg, msg_len, "key type not allowed by profile \"%s\"", c->profile.name);
+		return KH_ERR_BAD_INPUT;
+	}
+	for (size_t i = 0; i < c->csr->ext_count; i++) {
+		bool ok = false;
+		for (size_t j = 0; j < sizeof(allowed_exts) / sizeof(allowed_exts[0]); j++)
+			ok = ok || strcmp(c->csr->ext_oids[i], allowed_exts[j]) == 0;
+		if (!ok) {
+			say(msg, msg_len,
+			    "requested extension %s is not allowed (only subjectAltName, keyUsage,"
+			    " extKeyUsage, basicConstraints)",
+			    c->csr->ext_oids[i]);
+			return KH_ERR_BAD_INPUT;
+		}
+	}
+	return kh_pki_sans_text(c->csr->sans, c->csr->san_count, c->sans, sizeof(c->sans));
+}
+
+static kh_rc parse_csr(struct ctx *c, struct kh_slice csr, char *msg, size_t msg_len)
+{
+	kh_rc rc = kh_pki_csr_parse(csr, &c->csr);
+	if (rc == KH_ERR_BAD_SIGNATURE)
+		say(msg, msg_len, "the CSR's proof of possession does not verify");
+	else if (rc == KH_ERR_WRONG_KEY_TYPE)
+		say(msg, msg_len, "the CSR's key type is not supported");
+	else if (rc != KH_OK && kh_rc_class_of(rc) != KH_CLASS_NOMEM)
+		say(msg, msg_len, "the CSR does not parse");
+	KH_GUARD(rc);
+	kh_buf_clear(&c->csr_der);
+	return kh_pki_der_of(csr, &c->csr_der);
+}
+
+static void issue_setup(struct ctx *c)
+{
+	c->issue = (struct kh_pki_issue){
+	    .signer = c->p,
+	    .ca = &c->ca,
+	    .ca_cert = kh_buf_slice(&c->ca_der),
+	    .profile = &c->profile,
+	    .csr = c->csr,
+	    .now = kh_clock_now(c->pk->clock),
+	};
+}
+
+static void issue_detail(struct kh_pki_change *ch, struct ctx *c)
+{
+	snprintf(ch->detail2, sizeof(ch->detail2),
+	         "{\"ca\":%lld,\"request\":%lld,\"serial\":\"%s\",\"profile\":\"%s\"}",
+	         (long long)c->ca.id, (long long)c->request_id, c->issued.serial_hex,
+	         c->profile.name);
+	ch->op2 = "pki.certificate.issue";
+}
+
+/* ---- submission ---- */
+
+static kh_rc insert_fn(struct kh_pki_change *ch, struct kh_store_tx *tx)
+{
+	struct ctx *c = ch->arg;
+	bool issued = !c->profile.approval_required;
+	struct kh_store_rows *rows = NULL;
+	bool found = false;
+	ch->keystore_id = c->ca.keystore_id;
+	struct kh_store_val v[] = {
+	    KH_SV_INT(c->ca.id),
+	    KH_SV_TEXT(c->profile.name),
+	    KH_SV_BLOB(kh_buf_slice(&c->csr_der)),
+	    KH_SV_TEXT(c->csr->subject),
+	    KH_SV_TEXT(c->sans),
+	    KH_SV_TEXT(issued ? "issued" : "pending"),
+	    KH_SV_TEXT(c->who),
+	    issued ? KH_SV_TEXT("auto") : KH_SV_NULL,
+	    issued ? KH_SV_TEXT(c->issued.serial_hex) : KH_SV_NULL,
+	    KH_SV_INT(ch->now),
+	    KH_SV_INT(ch->now),
+	};
+	KH_GUARD(
+	    kh_store_query_one(tx, &kh_q_pki_request_insert, v, KH_SV_COUNT(v), &rows, &found));
+	kh_rc rc = found ? kh_store_rows_int(rows, 0, &c->request_id) : KH_ERR_STORAGE;
+	kh_store_rows_close(&rows);
+	KH_GUARD(rc);
+	snprintf(ch->detail, sizeof(ch->detail),
+	         "{\"ca\":%lld,\"request\":%lld,\"profile\":\"%s\",\"status\":\"%s\"}",
+	         (long long)c->ca.id, (long long)c->request_id, c->profile.name,
+	         issued ? "issued" : "pending");
+	if (issued) {
+		KH_GUARD(kh_pki_issue_store(tx, &c->issue, &c->issued, c->request_id));
+		issue_detail(ch, c);
+	}
+	return KH_OK;
+}
+
+static kh_rc submit_check(struct ctx *c, const struct kh_pki_submit *req, char *msg, size_t len)
+{
+	struct kh_store_tx *tx = NULL;
+	KH_GUARD(kh_store_read_begin(c->pk->store, &tx));
+	kh_rc rc = load_ca_profile(c, tx, req->ca_id, req->profile, KH_PKI_ANY_ACCOUNT, msg, len);
+	kh_store_read_end(&tx);
+	KH_GUARD(rc);
+	KH_GUARD(parse_csr(c, req->csr, msg, len));
+	return check_csr(c, msg, len);
+}
+
+kh_rc kh_pki_request_submit(struct kh_pki *pk, const struct kh_principal *p,
+                            const struct kh_pki_submit *req, struct kh_pki_request *out,
+                            char *message, size_t message_len)
+{
+	struct ctx c;
+	ctx_init(&c, pk, p);
+	say(message, message_len, "%s", "");
+	kh_rc rc = submit_check(&c, req, message, message_len);
+	if (rc != KH_OK) {
+		int64_t ks =
+		    c.ca.id != 0 && p->keystore_id == c.ca.keystore_id ? c.ca.keystore_id : 0;
+		rc = kh_pki_refused(pk, p, "pki.request.submit", ks, rc);
+		goto out;
+	}
+	struct kh_pki_change ch = {
+	    .pk = pk, .p = p, .op = "pki.request.submit", .apply = insert_fn, .arg = &c};
+	if (c.profile.approval_required) {
+		rc = kh_pki_change_run(&ch);
+	} else {
+		issue_setup(&c);
+		rc = kh_pki_issue_run(pk, &c.issue, &c.issued, &ch);
+		if (rc != KH_OK && !c.issued.serial_taken && ch.now == 0)
+			rc = kh_pki_refused(pk, p, "pki.request.submit", c.ca.keystore_id, rc);
+	}
+	if (rc == KH_OK)
+		rc = read_back(pk, c.request_id, out);
+out:
+	ctx_cleanup(&c);
+	return rc;
+}
+
+/* ---- decisions ---- */
+
+#define DECIDERS (KH_PKI_MANAGER | KH_PKI_OFFICER | KH_PKI_OPERATOR)
+
+static kh_rc decide_load(struct ctx *c, struct kh_store_tx *tx, int64_t id, bool approve)
+{
+	int64_t ks = 0;
+	KH_GUARD(load(tx, id, &c->req, &ks, &c->csr_der));
+	KH_GUARD(kh_pki_may(c->p, ks, DECIDERS));
+	KH_ENSURE(c->req.status == KH_PKI_REQ_PENDING, KH_ERR_CONFLICT);
+	/* Four eyes: the submitter does not decide, not even a manager. */
+	KH_ENSURE(!approve || strcmp(c->req.submitter, c->who) != 0, KH_ERR_FORBIDDEN);
+	c->request_id = id;
+	return load_ca_profile(c, tx, c->req.ca_id, c->req.profile, DECIDERS, NULL, 0);
+}
+
+static kh_rc approve_check(struct ctx *c, int64_t id)
+{
+	struct kh_store_tx *tx = NULL;
+	KH_GUARD(kh_store_read_begin(c->pk->store, &tx));
+	kh_rc rc = decide_load(c, tx, id, true);
+	kh_store_read_end(&tx);
+	KH_GUARD(rc);
+	/* The stored request was checked at submission; parse it again for its key. */
+	KH_ENSURE(kh_pki_csr_parse(kh_buf_slice(&c->csr_der), &c->csr) == KH_OK, KH_ERR_STORAGE);
+	return KH_OK;
+}
+
+static kh_rc decide(struct kh_pki_change *ch, struct kh_store_tx *tx, struct ctx *c,
+                    const char *status, const char *serial)
+{
+	uint64_t changed = 0;
+	ch->keystore_id = c->ca.keystore_id;
+	struct kh_store_val v[] = {
+	    KH_SV_TEXT(status),
+	    KH_SV_TEXT(c->who),
+	    c->reason != NULL ? KH_SV_TEXT(c->reason) : KH_SV_NULL,
+	    serial != NULL ? KH_SV_TEXT(serial) : KH_SV_NULL,
+	    KH_SV_INT(ch->now),
+	    KH_SV_INT(c->request_id),
+	};
+	KH_GUARD(kh_store_exec(tx, &kh_q_pki_request_decide, v, KH_SV_COUNT(v), &changed));
+	KH_ENSURE(changed == 1, KH_ERR_CONFLICT);
+	snprintf(ch->detail, sizeof(ch->detail), "{\"ca\":%lld,\"request\":%lld}",
+	         (long long)c->ca.id, (long long)c->request_id);
+	return KH_OK;
+}
+
+static kh_rc approve_fn(struct kh_pki_change *ch, struct kh_store_tx *tx)
+{
+	struct ctx *c = ch->arg;
+	KH_GUARD(decide(ch, tx, c, "issued", c->issued.serial_hex));
+	KH_GUARD(kh_pki_issue_store(tx, &c->issue, &c->issued, c->request_id));
+	issue_detail(ch, c);
+	return KH_OK;
+}
+
+kh_rc kh_pki_request_approve(struct kh_pki *pk, const struct kh_principal *p, int64_t id,
+                             struct kh_pki_request *out)
+{
+	struct ctx c;
+	ctx_init(&c, pk, p);
+	kh_rc rc = approve_check(&c, id);
+	if (rc == KH_OK) {
+		struct kh_pki_change ch = {
+		    .pk = pk, .p = p, .op = "pki.request.approve", .apply = approve_fn, .arg = &c};
+		issue_setup(&c);
+		rc = kh_pki_issue_run(pk, &c.issue, &c.issued, &ch);
+		if (rc != KH_OK && ch.now == 0)
+			rc = kh_pki_refused(pk, p, "pki.request.approve", c.ca.keystore_id, rc);
+	} else {
+		int64_t ks =
+		    c.ca.id != 0 && p->keystore_id == c.ca.keystore_id ? c.ca.keystore_id : 0;
+		rc = kh_pki_refused(pk, p, "pki.request.approve", ks, rc);
+	}
+	if (rc == KH_OK)
+		rc = read_back(pk, id, out);
+	ctx_cleanup(&c);
+	return rc;
+}
+
+static kh_rc reject_fn(struct kh_pki_change *ch, struct kh_store_tx *tx)
+{
+	struct ctx *c = ch->arg;
+	KH_GUARD(decide_load(c, tx, c->request_id, false));
+	KH_ENSURE(c->reason != NULL && c->reason[0] != '\0' &&
+	              strnlen(c->reason, KH_PKI_REASON_TEXT_MAX) < KH_PKI_REASON_TEXT_MAX,
+	          KH_ERR_BAD_INPUT);
+	return decide(ch, tx, c, "rejected", NULL);
+}
+
+kh_rc kh_pki_request_reject(struct kh_pki *pk, const struct kh_principal *p, int64_t id,
+                            const char *reason, struct kh_pki_request *out)
+{
+	struct ctx c;
+	ctx_init(&c, pk, p);
+	c.request_id = id;
+	c.reason = reason;
+	struct kh_pki_change ch = {
+	    .pk = pk, .p = p, .op = "pki.request.reject", .apply = reject_fn, .arg = &c};
+	kh_rc rc = kh_pki_change_run(&ch);
+	if (rc == KH_OK)
+		rc = read_back(pk, id, out);
+	ctx_cleanup(&c);
+	return rc;
+}
+
+/* ---- reading ---- */
+
+kh_rc kh_pki_request_get(struct kh_pki *pk, const struct kh_principal *p, int64_t id,
+                         struct kh_pki_request *out)
+{
+	struct kh_store_tx *tx = NULL;
+	struct kh_pki_request r;
+	int64_t ks = 0;
+	char who[KH_PRINCIPAL_NAME_MAX];
+	kh_keys_principal_name(p, who, sizeof(who));
+	KH_GUARD(kh_store_read_begin(pk->store, &tx));
+	kh_rc rc = load(tx, id, &r, &ks, NULL);
+	kh_store_read_end(&tx);
+	KH_GUARD(rc);
+	rc = kh_pki_may(p, ks, DECIDERS);
+	if (rc == KH_ERR_FORBIDDEN && strcmp(r.submitter, who) == 0)
+		rc = KH_OK;
+	KH_GUARD(rc);
+	*out = r;
+	return KH_OK;
+}
+
+kh_rc kh_pki_request_list(struct kh_pki *pk, const struct kh_principal *p,
+                          const struct kh_pki_request_filter *f, kh_pki_request_fn fn, void *arg,
+                          bool *out_more)
+{
+	kh_rc rc = KH_OK;
+	struct kh_store_tx *tx = NULL;
+	struct kh_store_rows *rows = NULL;
+	unsigned n = 0;
+	bool more = false;
+	int64_t ks = p->kind == KH_PRINCIPAL_OPERATOR ? f->keystore_id : p->keystore_id;
+	KH_GUARD(kh_pki_may(p, ks, DECIDERS));
+	KH_ENSURE(f->limit >= 1 && f->limit <= KH_LIMIT_PAGE_MAX, KH_ERR_BAD_INPUT);
+	const char *status = f->status != 0 ? kh_pki_request_status_name(f->status) : "";
+	struct kh_store_val v[] = {KH_SV_INT(ks), KH_SV_INT(f->ca_id), KH_SV_TEXT(status),
+	                           KH_SV_INT(f->after_id), KH_SV_INT(f->limit + 1)};
+	KH_GUARD(kh_store_read_begin(pk->store, &tx));
+	KH_GUARD_OUT(kh_store_query(tx, &kh_q_pki_request_list, v, KH_SV_COUNT(v), &rows));
+	for (;;) {
+		bool row = false;
+		struct kh_pki_request r;
+		int64_t rks = 0;
+		KH_GUARD_OUT(kh_store_rows_next(rows, &row));
+		if (!row)
+			break;
+		if (n == f->limit) {
+			more = true;
+			break;
+		}
+		KH_GUARD_OUT(decode(rows, &r, &rks, NULL));
+		KH_GUARD_OUT(fn(&r, arg));
+		n++;
+	}
+	*out_more = more;
+out:
+	kh_store_rows_close(&rows);
+	kh_store_read_end(&tx);
+	return rc;
+}
