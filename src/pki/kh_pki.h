@@ -51,6 +51,9 @@
 #define KH_PKI_SANS_TEXT_MAX 2048u
 #define KH_PKI_EKU_TEXT_MAX 256u /* comma-separated EKU names or dotted OIDs */
 #define KH_PKI_REASON_TEXT_MAX 256u
+#define KH_PKI_CRL_VALIDITY_NS (24 * INT64_C(3600) * KH_NS_PER_SEC)
+#define KH_PKI_OCSP_VALIDITY_NS (INT64_C(3600) * KH_NS_PER_SEC)
+#define KH_PKI_OCSP_CACHE_DEFAULT 4096u
 #define KH_PKI_CHAIN_MAX 8u
 
 struct kh_pki;
@@ -60,6 +63,8 @@ struct kh_pki_options {
 	struct kh_store *store; /* the keys' store */
 	struct kh_audit *audit; /* the keys' audit log */
 	const struct kh_clock *clock;
+	/* Signed single-certificate OCSP responses kept (0 = KH_PKI_OCSP_CACHE_DEFAULT). */
+	unsigned ocsp_cache_max;
 };
 KH_MUST_CHECK kh_rc kh_pki_new(const struct kh_pki_options *opts, struct kh_pki **out);
 void kh_pki_free(struct kh_pki **pk);
@@ -258,5 +263,58 @@ typedef kh_rc (*kh_pki_certificate_fn)(const struct kh_pki_certificate *c, void 
 KH_MUST_CHECK kh_rc kh_pki_certificate_list(struct kh_pki *pk, const struct kh_principal *p,
                                             const struct kh_pki_certificate_filter *f,
                                             kh_pki_certificate_fn fn, void *arg, bool *out_more);
+
+/* ---- revocation (status.c) ---- */
+
+/* A kms-manager of the CA's key store, or the operator. reason: any RFC 5280 reason but
+ * certificateHold (kh_pki_certificate_hold) and removeFromCRL (KH_ERR_BAD_INPUT). A held
+ * certificate may be revoked; a revoked one again is KH_ERR_CONFLICT. */
+KH_MUST_CHECK kh_rc kh_pki_certificate_revoke(struct kh_pki *pk, const struct kh_principal *p,
+                                              const char *serial, enum kh_crl_reason reason);
+/* good -> hold (certificateHold), and hold -> good; any other state KH_ERR_CONFLICT. */
+KH_MUST_CHECK kh_rc kh_pki_certificate_hold(struct kh_pki *pk, const struct kh_principal *p,
+                                            const char *serial);
+KH_MUST_CHECK kh_rc kh_pki_certificate_release(struct kh_pki *pk, const struct kh_principal *p,
+                                               const char *serial);
+
+/* ---- CRLs (crl.c) ---- */
+
+struct kh_pki_crl {
+	uint64_t number;
+	bool delta;
+	uint64_t base_number; /* delta only */
+	int64_t this_update;  /* ns */
+	size_t entry_count;
+};
+
+/*
+ * Signs and stores the CA's next CRL: full (every revoked and held certificate), or delta
+ * (what changed since the newest full CRL, its base: revoked and held certificates, and
+ * released ones as removeFromCRL; KH_ERR_CONFLICT when there is no full CRL yet). Numbers
+ * increase across both kinds (RFC 5280 5.2.3). A kms-manager of the CA's key store, or the
+ * service (KH_PRINCIPAL_SYSTEM naming that key store); out_der (may be NULL) gets the CRL.
+ */
+KH_MUST_CHECK kh_rc kh_pki_crl_generate(struct kh_pki *pk, const struct kh_principal *p,
+                                        int64_t ca_id, bool delta, struct kh_pki_crl *out,
+                                        struct kh_buf *out_der);
+/* The newest stored CRL of that kind (public: no principal); KH_ERR_NOT_FOUND when none. */
+KH_MUST_CHECK kh_rc kh_pki_crl_current(struct kh_pki *pk, int64_t ca_id, bool delta,
+                                       struct kh_buf *out_der);
+
+/* ---- OCSP (ocsp.c) ---- */
+
+/*
+ * Answers a parsed request for the CA (public: no principal): each CertID that names this CA
+ * (kh_pki_ocsp_certid_matches) gets good, revoked (held: revoked with certificateHold) or
+ * unknown by serial; a CertID of another issuer is unknown. The statuses are read in one read
+ * transaction; the response is signed by the CA's key as the service of its key store, valid
+ * KH_PKI_OCSP_VALIDITY_NS, the nonce echoed. Responses to a single CertID without a nonce are
+ * kept in a bounded cache for half their validity and dropped when that certificate's status
+ * changes on this node.
+ */
+KH_MUST_CHECK kh_rc kh_pki_ocsp_respond(struct kh_pki *pk, int64_t ca_id,
+                                        const struct kh_ocsp_request *req, struct kh_buf *out_der);
+/* Responses answered from the cache since the start (for metrics and tests). */
+uint64_t kh_pki_ocsp_cache_hits(struct kh_pki *pk);
 
 #endif

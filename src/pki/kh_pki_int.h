@@ -12,11 +12,14 @@
 #include "pki/kh_pki.h"
 #include "store/kh_store_pki.h"
 
+struct kh_pki_ocsp_cache;
+
 struct kh_pki {
 	struct kh_keys *keys;
 	struct kh_store *store;
 	struct kh_audit *audit;
 	const struct kh_clock *clock;
+	struct kh_pki_ocsp_cache *ocsp; /* ocsp.c */
 };
 
 /* Who a function admits (kh_pki_may). */
@@ -99,6 +102,12 @@ const char *kh_pki_cert_status_name(enum kh_pki_cert_status s);
 KH_MUST_CHECK kh_rc kh_pki_cert_status_parse(struct kh_slice s, enum kh_pki_cert_status *out);
 const char *kh_pki_cert_kind_name(enum kh_pki_cert_kind k);
 KH_MUST_CHECK kh_rc kh_pki_cert_kind_parse(struct kh_slice s, enum kh_pki_cert_kind *out);
+
+/* The OCSP cache (ocsp.c): made with the context; a certificate whose status changed is
+ * forgotten. */
+KH_MUST_CHECK kh_rc kh_pki_ocsp_cache_new(unsigned max, struct kh_pki_ocsp_cache **out);
+void kh_pki_ocsp_cache_free(struct kh_pki_ocsp_cache **c);
+void kh_pki_ocsp_forget(struct kh_pki *pk, int64_t ca_id, const char *serial_hex);
 
 /* Hex serial -> bytes (at most KH_PKI_SERIAL_MAX_LEN); KH_ERR_STORAGE when malformed. */
 KH_MUST_CHECK kh_rc kh_pki_serial_bytes(const char *hex, uint8_t *out, size_t *out_len);

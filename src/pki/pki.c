@@ -22,6 +22,13 @@ kh_rc kh_pki_new(const struct kh_pki_options *opts, struct kh_pki **out)
 	pk->store = opts->store;
 	pk->audit = opts->audit;
 	pk->clock = opts->clock;
+	kh_rc rc = kh_pki_ocsp_cache_new(opts->ocsp_cache_max != 0 ? opts->ocsp_cache_max
+	                                                           : KH_PKI_OCSP_CACHE_DEFAULT,
+	                                 &pk->ocsp);
+	if (rc != KH_OK) {
+		kh_free(&pk);
+		return rc;
+	}
 	*out = pk;
 	return KH_OK;
 }
@@ -30,6 +37,7 @@ void kh_pki_free(struct kh_pki **pk)
 {
 	if (pk == NULL || *pk == NULL)
 		return;
+	kh_pki_ocsp_cache_free(&(*pk)->ocsp);
 	kh_free(pk);
 }
 
