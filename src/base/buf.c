@@ -61,14 +61,16 @@ kh_rc kh_buf_reserve(struct kh_buf *b, size_t extra)
 	size_t cap;
 	uint8_t *p;
 
-	KH_ENSURE(extra <= b->max && b->len <= b->max - extra, KH_ERR_TOO_LARGE);
+	/* The last test keeps need (and max + 1 below) from wrapping for max = SIZE_MAX. */
+	KH_ENSURE(extra <= b->max && b->len <= b->max - extra && b->len + extra < SIZE_MAX,
+	          KH_ERR_TOO_LARGE);
 	need = b->len + extra + 1; /* + room for a NUL */
 	if (need <= b->cap)
 		return KH_OK;
 	cap = b->cap < MIN_CAP ? MIN_CAP : b->cap;
 	while (cap < need)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-	if (cap > b->max + 1)
+	if (b->max < SIZE_MAX && cap > b->max + 1)
 		cap = b->max + 1;
 
 	p = (b->flags & KH_BUF_SECURE) ? kh_secure_alloc(cap) : kh_alloc(cap);

@@ -24,6 +24,21 @@ static void append_stops_at_the_maximum(void **state)
 	assert_int_equal(b.len, 0);
 }
 
+/* A buffer without a practical bound (max = SIZE_MAX) still grows: max + 1 must not wrap. */
+static void an_unbounded_buffer_grows(void **state)
+{
+	(void)state;
+	struct kh_buf b;
+	kh_buf_init(&b, SIZE_MAX, KH_BUF_PLAIN);
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(kh_buf_append_cstr(&b, "0123456789"), KH_OK);
+	assert_int_equal(b.len, 10000);
+	assert_true(b.cap > b.len);
+	assert_memory_equal(b.ptr + 9990, "0123456789", 10);
+	assert_int_equal(kh_buf_reserve(&b, SIZE_MAX - b.len), KH_ERR_TOO_LARGE);
+	kh_buf_cleanup(&b);
+}
+
 static void growth_keeps_contents(void **state)
 {
 	struct kh_buf b;
@@ -147,6 +162,7 @@ int main(void)
 	    cmocka_unit_test(empty_buffer_reads_as_empty_string),
 	    cmocka_unit_test(slices_compare_by_content),
 	    cmocka_unit_test(buffers_survive_allocation_failures),
+	    cmocka_unit_test(an_unbounded_buffer_grows),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
