@@ -223,3 +223,20 @@ int kh_hex_digit(uint8_t c)
 		return c - 'A' + 10;
 	return -1;
 }
+
+bool kh_name_valid(const char *s, size_t max)
+{
+	if (s == NULL)
+		return false;
+	size_t n = strnlen(s, max + 1);
+	if (n == 0 || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		          (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+		if (!ok)
+			return false;
+	}
+	return true;
+}

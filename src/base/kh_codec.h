@@ -11,6 +11,8 @@
 #ifndef KH_CODEC_H
 #define KH_CODEC_H
 
+#include <stdbool.h>
+
 #include "base/kh_buf.h"
 
 /* Length of the Base64 text for n bytes (no NUL). */
@@ -27,5 +29,9 @@ KH_MUST_CHECK kh_rc kh_hex_decode(struct kh_slice in, struct kh_buf *out);
 /* One hex digit (either case) to its value 0-15, or -1 for anything else. Not constant time:
  * for parsers of public text (percent escapes, names), never for secrets. */
 int kh_hex_digit(uint8_t c);
+
+/* A name as keyhold's APIs take them (key, CA and profile names, external key ids, path
+ * segments): 1 to max characters of [A-Za-z0-9_.-]. NULL is none. */
+bool kh_name_valid(const char *s, size_t max);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/kh_codec.h"
 #include "cli/kh_cli.h"
 
 #define BODY_MAX (1024u * 1024u)
@@ -145,16 +146,7 @@ int cli_call_show(struct cli *c, const char *method, const char *path, struct cl
 
 bool cli_segment_ok(const char *s, size_t max)
 {
-	size_t n = strnlen(s, max + 1);
-	if (n == 0 || n > max || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char ch = s[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-'))
-			return false;
-	}
-	return true;
+	return kh_name_valid(s, max) && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
 }
 
 int cli_path(char *out, size_t out_len, const char *fmt, ...)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/kh_codec.h"
 #include "base/kh_log.h"
 #include "base/kh_mem.h"
 #include "keys/kh_keys_int.h"
@@ -72,19 +73,7 @@ const struct kh_keys_op_def kh_keys_ops[KH_OP_COUNT] = {
 
 bool kh_keys_name_valid(const char *name)
 {
-	if (name == NULL)
-		return false;
-	size_t n = strnlen(name, KH_LIMIT_NAME_MAX + 1);
-	if (n < KH_LIMIT_NAME_MIN || n > KH_LIMIT_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		          (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
-		if (!ok)
-			return false;
-	}
-	return true;
+	return kh_name_valid(name, KH_LIMIT_NAME_MAX);
 }
 
 void kh_keys_principal_name(const struct kh_principal *p, char *out, size_t out_len)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/kh_codec.h"
 #include "keys/kh_keys_xks_int.h"
 #include "store/kh_store_xks.h"
 
@@ -52,16 +53,7 @@ bool kh_xks_region_valid(const char *s)
 /* XKS.md "Routing": 1-128 of [A-Za-z0-9._-]. */
 bool kh_xks_external_id_valid(const char *s)
 {
-	if (s == NULL)
-		return false;
-	size_t n = strnlen(s, KH_XKS_EXTERNAL_KEY_ID_MAX + 1);
-	if (n == 0 || n > KH_XKS_EXTERNAL_KEY_ID_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (!is_alnum(s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
-			return false;
-	}
-	return true;
+	return kh_name_valid(s, KH_XKS_EXTERNAL_KEY_ID_MAX);
 }
 
 /* XKS.md "Authentication": 20-30 of [A-Z2-7]. */

@@ -257,19 +257,7 @@ kh_rc kh_pki_der_of(struct kh_slice data, struct kh_buf *out)
 
 bool kh_pki_name_valid(const char *name, size_t max)
 {
-	if (name == NULL)
-		return false;
-	size_t n = strnlen(name, max + 1);
-	if (n < 1 || n > max)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		          (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
-		if (!ok)
-			return false;
-	}
-	return true;
+	return kh_name_valid(name, max);
 }
 
 /* ---- stored enums ---- */
