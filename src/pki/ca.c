@@ -407,12 +407,19 @@ out:
 kh_rc kh_pki_ca_list(struct kh_pki *pk, const struct kh_principal *p, int64_t keystore_id,
                      kh_pki_ca_fn fn, void *arg)
 {
+	return kh_pki_ca_list_after(pk, p, keystore_id, 0, fn, arg);
+}
+
+kh_rc kh_pki_ca_list_after(struct kh_pki *pk, const struct kh_principal *p, int64_t keystore_id,
+                           int64_t after_id, kh_pki_ca_fn fn, void *arg)
+{
 	kh_rc rc = KH_OK;
 	struct kh_store_tx *tx = NULL;
 	struct kh_store_rows *rows = NULL;
 	int64_t ks = p->kind == KH_PRINCIPAL_OPERATOR ? keystore_id : p->keystore_id;
 	KH_GUARD(kh_pki_may(p, ks, KH_PKI_ANY_ACCOUNT | KH_PKI_OPERATOR));
-	struct kh_store_val v[] = {KH_SV_INT(ks), KH_SV_INT(0), KH_SV_INT(KH_LIMIT_PAGE_MAX)};
+	struct kh_store_val v[] = {KH_SV_INT(ks), KH_SV_INT(after_id),
+	                           KH_SV_INT(KH_LIMIT_PAGE_MAX)};
 	KH_GUARD(kh_store_read_begin(pk->store, &tx));
 	KH_GUARD_OUT(kh_store_query(tx, &kh_q_pki_ca_list, v, KH_SV_COUNT(v), &rows));
 	for (;;) {

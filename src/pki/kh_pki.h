@@ -121,6 +121,12 @@ typedef kh_rc (*kh_pki_ca_fn)(const struct kh_pki_ca *ca, void *arg);
 /* The CAs of the caller's key store (the operator: of keystore_id, 0 for all), by id. */
 KH_MUST_CHECK kh_rc kh_pki_ca_list(struct kh_pki *pk, const struct kh_principal *p,
                                    int64_t keystore_id, kh_pki_ca_fn fn, void *arg);
+/* The same, from the CA after after_id, at most KH_LIMIT_PAGE_MAX of them (a page). */
+KH_MUST_CHECK kh_rc kh_pki_ca_list_after(struct kh_pki *pk, const struct kh_principal *p,
+                                         int64_t keystore_id, int64_t after_id, kh_pki_ca_fn fn,
+                                         void *arg);
+/* The CA's certificate (DER), for anyone (the AIA path); KH_ERR_NOT_FOUND without one. */
+KH_MUST_CHECK kh_rc kh_pki_ca_certificate(struct kh_pki *pk, int64_t ca_id, struct kh_buf *out_der);
 
 /* ---- profiles ---- */
 
@@ -300,6 +306,16 @@ KH_MUST_CHECK kh_rc kh_pki_crl_generate(struct kh_pki *pk, const struct kh_princ
 /* The newest stored CRL of that kind (public: no principal); KH_ERR_NOT_FOUND when none. */
 KH_MUST_CHECK kh_rc kh_pki_crl_current(struct kh_pki *pk, int64_t ca_id, bool delta,
                                        struct kh_buf *out_der);
+
+/* publish.c: the newest CRL of that kind, for anyone; when there is none yet the service
+ * (KH_PRINCIPAL_SYSTEM) generates it first (a full one before a first delta). */
+KH_MUST_CHECK kh_rc kh_pki_crl_serve(struct kh_pki *pk, int64_t ca_id, bool delta,
+                                     struct kh_buf *out_der);
+/* The service generates the CA's full CRL, and a delta after it when with_delta. */
+KH_MUST_CHECK kh_rc kh_pki_crl_refresh(struct kh_pki *pk, int64_t ca_id, bool with_delta);
+/* The scheduler: regenerates (as the service) the full CRL of up to max CAs whose newest one is
+ * older than half KH_PKI_CRL_VALIDITY_NS, or missing; failures of one CA are logged. */
+KH_MUST_CHECK kh_rc kh_pki_crl_refresh_due(struct kh_pki *pk, size_t max, size_t *out_count);
 
 /* ---- OCSP (ocsp.c) ---- */
 

@@ -392,12 +392,101 @@ static void ocsp_cache_serves_and_forgets_on_revocation(void **state)
 	pki_free(&x);
 }
 
+/* publish.c: what the service does on its own. The CA's certificate for anyone; a first CRL
+ * (a full one before a first delta) made when a client asks before anybody generated one;
+ * the full and delta CRLs after a status change; the scheduler's refresh of full CRLs older
+ * than half their validity (and of CAs without any), as the service of each CA's key store. */
+static void service_publishes_certificates_and_crls(void **state)
+{
+	struct kh_test_pki *e = *state;
+	struct pki x;
+	struct kh_buf der = new_buf(), cert = new_buf();
+	struct kh_pki_crl_info info;
+	size_t done = 0;
+	pki_new(e, &x, KH_KEY_ECDSA_P256);
+
+	assert_int_equal(kh_pki_ca_certificate(e->pk, x.ca.id, &cert), KH_OK);
+	assert_true(cert.len == x.ca_der.len && memcmp(cert.ptr, x.ca_der.ptr, cert.len) == 0);
+	assert_int_equal(kh_pki_ca_certificate(e->pk, 999, &cert), KH_ERR_NOT_FOUND);
+	assert_int_equal(kh_pki_crl_serve(e->pk, 999, false, &der), KH_ERR_NOT_FOUND);
+
+	/* No CRL yet: the delta asked first makes its base, then itself. */
+	int64_t seq = kh_test_keys_audit_last(e->t);
+	assert_int_equal(kh_pki_crl_serve(e->pk, x.ca.id, true, &der), KH_OK);
+	assert_int_equal(kh_pki_crl_verify(kh_buf_slice(&der), kh_buf_slice(&x.ca_der)), KH_OK);
+	assert_int_equal(kh_pki_crl_parse(kh_buf_slice(&der), &info), KH_OK);
+	assert_true(info.delta);
+	assert_int_equal(info.base_crl_number, 1);
+	kh_pki_crl_info_cleanup(&info);
+	struct kh_test_audit_rec recs[8];
+	size_t n = kh_test_keys_audit_since(e->t, seq, recs, 8), generated = 0;
+	for (size_t i = 0; i < n && i < 8; i++)
+		if (strcmp(recs[i].operation, "pki.crl.generate") == 0) {
+			assert_string_equal(recs[i].principal, "system");
+			assert_string_equal(recs[i].result, "ok");
+			generated++;
+		}
+	assert_int_equal(generated, 2);
+	/* Then the stored ones are served, unchanged. */
+	kh_buf_clear(&der);
+	assert_int_equal(kh_pki_crl_serve(e->pk, x.ca.id, false, &der), KH_OK);
+	assert_int_equal(kh_pki_crl_parse(kh_buf_slice(&der), &info), KH_OK);
+	assert_int_equal(info.crl_number, 1);
+	kh_pki_crl_info_cleanup(&info);
+
+	/* After a revocation: a full CRL with it, then a delta. */
+	assert_int_equal(
+	    kh_pki_certificate_revoke(e->pk, &e->mgr, x.serial[0], KH_CRL_REASON_KEY_COMPROMISE),
+	    KH_OK);
+	assert_int_equal(kh_pki_crl_refresh(e->pk, x.ca.id, true), KH_OK);
+	kh_buf_clear(&der);
+	assert_int_equal(kh_pki_crl_current(e->pk, x.ca.id, false, &der), KH_OK);
+	assert_int_equal(kh_pki_crl_parse(kh_buf_slice(&der), &info), KH_OK);
+	assert_int_equal(info.crl_number, 3);
+	assert_int_equal(info.entry_count, 1);
+	kh_pki_crl_info_cleanup(&info);
+	kh_buf_clear(&der);
+	assert_int_equal(kh_pki_crl_current(e->pk, x.ca.id, true, &der), KH_OK);
+	assert_int_equal(kh_pki_crl_parse(kh_buf_slice(&der), &info), KH_OK);
+	assert_int_equal(info.crl_number, 4);
+	assert_int_equal(info.base_crl_number, 3);
+	kh_pki_crl_info_cleanup(&info);
+	assert_int_equal(kh_pki_crl_refresh(e->pk, 999, false), KH_ERR_NOT_FOUND);
+
+	/* The scheduler: the root has no CRL (due), the issuing CA's is fresh (not due). */
+	assert_int_equal(kh_pki_crl_refresh_due(e->pk, 100, &done), KH_OK);
+	assert_int_equal(done, 1);
+	assert_int_equal(kh_pki_crl_refresh_due(e->pk, 100, &done), KH_OK);
+	assert_int_equal(done, 0);
+	/* Past half the validity both are due; max bounds a pass. */
+	kh_test_keys_advance(e->t, KH_PKI_CRL_VALIDITY_NS / 2 + KH_NS_PER_SEC);
+	assert_int_equal(kh_pki_crl_refresh_due(e->pk, 1, &done), KH_OK);
+	assert_int_equal(done, 1);
+	assert_int_equal(kh_pki_crl_refresh_due(e->pk, 100, &done), KH_OK);
+	assert_int_equal(done, 1);
+	assert_int_equal(kh_pki_crl_refresh_due(e->pk, 100, &done), KH_OK);
+	assert_int_equal(done, 0);
+	kh_buf_clear(&der);
+	assert_int_equal(kh_pki_crl_current(e->pk, x.ca.id, false, &der), KH_OK);
+	assert_int_equal(kh_pki_crl_parse(kh_buf_slice(&der), &info), KH_OK);
+	assert_int_equal(info.entry_count, 1);
+	kh_pki_crl_info_cleanup(&info);
+
+	kh_buf_cleanup(&der);
+	kh_buf_cleanup(&cert);
+	pki_free(&x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    T(revoke_hold_and_release),       T(p256_full_and_delta_crls),
-	    T(sm2_full_and_delta_crls),       T(p256_ocsp_good_revoked_unknown),
-	    T(sm2_ocsp_good_revoked_unknown), T(ocsp_cache_serves_and_forgets_on_revocation),
+	    T(service_publishes_certificates_and_crls),
+	    T(revoke_hold_and_release),
+	    T(p256_full_and_delta_crls),
+	    T(sm2_full_and_delta_crls),
+	    T(p256_ocsp_good_revoked_unknown),
+	    T(sm2_ocsp_good_revoked_unknown),
+	    T(ocsp_cache_serves_and_forgets_on_revocation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
