@@ -46,7 +46,8 @@
  *   - a JSON answer parses with kh_json_parse_object; an error is exactly
  *     {"error":{"code","message","request_id"}} with the code of its status and this request's
  *     id, and Retry-After on 429 and 503; a 2xx has no "error" member; only GET /metrics
- *     answers text, and a 204 has no body;
+ *     answers text, and only the PKI's DER answers (CRLs, certificates, OCSP responses) are
+ *     binary, and a 204 has no body;
  *   - a 2xx answer matches a route of the table by method and path; without a valid token a
  *     path that needs one answers 401, 404, 405, 429 or 503, and a valid, unrevoked token never
  *     401 (and 503 while sealed);
@@ -61,6 +62,9 @@
  *   - XKS management answers 2xx only to the operator and kms-managers, about XKS key stores
  *     of the caller's key store only; the other key store's manager is never told 403 about
  *     them; store lists hold only the caller's key store's stores;
+ *   - the PKI: a CA of one key store (a root in each, made at set-up with profiles "auto" and
+ *     "ra" and one certificate, make_pki) never answers 2xx or 403 to an account of the other;
+ *     the /pki/ publication paths need no token;
  *   - no answer contains a known token, nor the secret of a set-up XKS credential (shown
  *     once, when issued), and none contains the unseal share (raw or Base64)
  *     unless the input itself put it in a request; webhook answers never have a "secret",
@@ -101,6 +105,7 @@
 #include "crypto/kh_crypto.h"
 #include "http/kh_json.h"
 #include "keys/kh_keys_xks.h"
+#include "pki/kh_pki.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -165,6 +170,11 @@ enum route_flags {
 	R_XKS = 1u << 12,       /* XKS management: the operator and kms-managers only */
 	R_XKS_STORE = 1u << 13, /* {0} is an XKS key store id */
 	R_LONG = 1u << 14,      /* {} segments up to KH_LIMIT_PATH_PARAM_LONG_BYTES */
+	R_PKI = 1u << 15,       /* the PKI: never 2xx to the other key store about "fuzz"'s CAs */
+	R_BINARY = 1u << 16,    /* a 200 may be DER (CRL, certificate, OCSP response) */
+	R_PKI_CA = 1u << 17,    /* {0} is a CA id */
+	R_TAIL = 1u << 18,      /* the last {} is the rest of the path ('/' included) */
+	R_RAW_BODY = 1u << 19,  /* the body is not JSON (415 for a JSON one is right) */
 };
 
 /* Per-key roles (API.md), as bits of the roles that allow a key route. */
@@ -250,6 +260,31 @@ static const struct route routes[] = {
     {"GET", "/v1/xks/stores/{}/keys/{}", R_XKS | R_XKS_STORE | R_LONG, 0},
     {"PATCH", "/v1/xks/stores/{}/keys/{}", R_XKS | R_XKS_STORE | R_LONG, 0},
     {"DELETE", "/v1/xks/stores/{}/keys/{}", R_XKS | R_XKS_STORE | R_LONG, 0},
+    {"POST", "/v1/pki/cas", R_PKI, 0},
+    {"GET", "/v1/pki/cas", R_PKI, 0},
+    {"GET", "/v1/pki/cas/{}", R_PKI | R_PKI_CA, 0},
+    {"PUT", "/v1/pki/cas/{}/certificate", R_PKI | R_PKI_CA, 0},
+    {"POST", "/v1/pki/cas/{}/profiles", R_PKI | R_PKI_CA, 0},
+    {"GET", "/v1/pki/cas/{}/profiles", R_PKI | R_PKI_CA, 0},
+    {"GET", "/v1/pki/cas/{}/profiles/{}", R_PKI | R_PKI_CA, 0},
+    {"PATCH", "/v1/pki/cas/{}/profiles/{}", R_PKI | R_PKI_CA, 0},
+    {"POST", "/v1/pki/cas/{}/crl", R_PKI | R_PKI_CA, 0},
+    {"POST", "/v1/pki/requests", R_PKI, 0},
+    {"GET", "/v1/pki/requests", R_PKI, 0},
+    {"GET", "/v1/pki/requests/{}", R_PKI, 0},
+    {"POST", "/v1/pki/requests/{}/approve", R_PKI, 0},
+    {"POST", "/v1/pki/requests/{}/reject", R_PKI, 0},
+    {"GET", "/v1/pki/certificates", R_PKI, 0},
+    {"GET", "/v1/pki/certificates/{}", R_PKI | R_BINARY, 0},
+    {"GET", "/v1/pki/certificates/{}/status", R_PKI, 0},
+    {"POST", "/v1/pki/certificates/{}/revoke", R_PKI, 0},
+    {"POST", "/v1/pki/certificates/{}/hold", R_PKI, 0},
+    {"POST", "/v1/pki/certificates/{}/release", R_PKI, 0},
+    {"GET", "/pki/{}/crl", R_PUBLIC | R_PKI | R_BINARY, 0},
+    {"GET", "/pki/{}/delta-crl", R_PUBLIC | R_PKI | R_BINARY, 0},
+    {"GET", "/pki/{}/ca.crt", R_PUBLIC | R_PKI | R_BINARY, 0},
+    {"POST", "/pki/{}/ocsp", R_PUBLIC | R_PKI | R_BINARY | R_RAW_BODY, 0},
+    {"GET", "/pki/{}/ocsp/{}", R_PUBLIC | R_PKI | R_BINARY | R_TAIL, 0},
 };
 #define ROUTE_COUNT COUNT(routes)
 
@@ -300,6 +335,7 @@ enum known_kind {
 	K_TOKEN,
 	K_TEXT,
 	K_XKS_STORE, /* owner: the key store, 0 or 1 */
+	K_PKI_CA,    /* owner: the key store, 0 or 1 */
 };
 
 struct known {
@@ -348,6 +384,7 @@ static struct {
 	struct kh_audit *audit;
 	struct kh_keys *keys;
 	struct kh_authz *authz;
+	struct kh_pki *pki;
 	struct kh_api *api;
 	struct kh_buf share;
 	char share_b64[128];
@@ -358,9 +395,9 @@ static struct {
 	int64_t keystores[2];
 	char tags[KEY_COUNT][KH_KEY_TAG_LEN + 1];
 	uint32_t versions[KEY_COUNT]; /* current versions after the set-up */
-	struct known knowns[48];
+	struct known knowns[64];
 	size_t known_count;
-	struct subst substs[40];
+	struct subst substs[56];
 	size_t subst_count;
 } E;
 
@@ -439,7 +476,11 @@ static void layers_open(enum open_mode mode)
 	SETUP(kh_keys_new(&ko, &E.keys));
 	struct kh_authz_options zo = {E.store, E.barrier, E.audit, E.keys, &E.clock};
 	SETUP(kh_authz_new(&zo, &E.authz));
+	struct kh_pki_options ko2 = {
+	    .keys = E.keys, .store = E.store, .audit = E.audit, .clock = &E.clock};
+	SETUP(kh_pki_new(&ko2, &E.pki));
 	struct kh_api_options po = {.store = E.store,
+	                            .pki = E.pki,
 	                            .barrier = E.barrier,
 	                            .audit = E.audit,
 	                            .keys = E.keys,
@@ -456,6 +497,7 @@ static void layers_open(enum open_mode mode)
 static void layers_close(void)
 {
 	kh_api_free(&E.api);
+	kh_pki_free(&E.pki);
 	kh_authz_free(&E.authz);
 	kh_keys_free(&E.keys);
 	kh_audit_free(&E.audit);
@@ -627,6 +669,60 @@ static void make_xks(void)
 	subst_text("ext-long", long_id);
 }
 
+/*
+ * A root CA in each key store ("${ca}", "${ca-other}"), the first with a profile "auto"
+ * (approval auto, P-256) and "ra" (approval required), a CSR for them ("${csr}", as it goes
+ * between JSON quotes) and a certificate issued through "auto" ("${serial}").
+ */
+static void subst_json_text(const char *name, struct kh_slice text);
+
+static void make_pki(void)
+{
+	static const char *const names[2] = {"fuzz-root", "other-root"};
+	static const char *const substs[2] = {"ca", "ca-other"};
+	struct kh_pki_ca ca[2];
+	for (size_t i = 0; i < 2; i++) {
+		const struct kh_principal *mgr = &E.who[HOLDER(i == 0 ? WHO_MANAGER : WHO_OTHER)];
+		struct kh_pki_ca_create req = {.name = names[i],
+		                               .kind = KH_PKI_CA_ROOT,
+		                               .key_type = KH_KEY_ECDSA_P256,
+		                               .subject = "CN=Fuzz Root",
+		                               .validity_days = 365,
+		                               .path_len = -1};
+		SETUP(kh_pki_ca_create(E.pki, mgr, &req, &ca[i], NULL));
+		known_id(K_PKI_CA, (int)i, ca[i].id, substs[i]);
+	}
+	const struct kh_principal *mgr = &E.who[HOLDER(WHO_MANAGER)];
+	struct kh_pki_profile pr = {.ca_id = ca[0].id,
+	                            .name = "auto",
+	                            .key_types = KH_PKI_KEY_TYPE_BIT(KH_PKEY_EC_P256),
+	                            .validity_days = 30,
+	                            .key_usage = KH_PKI_KU_DIGITAL_SIGNATURE,
+	                            .ekus = "serverAuth",
+	                            .path_len = -1,
+	                            .kind = KH_PKI_CERT_SIGN};
+	SETUP(kh_pki_profile_create(E.pki, mgr, &pr));
+	snprintf(pr.name, sizeof(pr.name), "ra");
+	pr.approval_required = true;
+	SETUP(kh_pki_profile_create(E.pki, mgr, &pr));
+	known_add(K_TEXT, 0, "auto");
+	struct kh_pkey *key = NULL;
+	struct kh_buf pem;
+	kh_buf_init(&pem, 8192, KH_BUF_PLAIN);
+	SETUP(kh_pkey_generate(KH_PKEY_EC_P256, &key));
+	SETUP(kh_pki_csr_build(key, "CN=fuzz.example", NULL, 0, &pem));
+	subst_json_text("csr", kh_buf_slice(&pem));
+	struct kh_pki_submit sub = {
+	    .ca_id = ca[0].id, .profile = "auto", .csr = kh_buf_slice(&pem)};
+	static struct kh_pki_request r;
+	SETUP(kh_pki_request_submit(E.pki, mgr, &sub, &r, NULL, 0));
+	CHECK(r.status == KH_PKI_REQ_ISSUED);
+	known_add(K_TEXT, 0, r.serial);
+	subst_text("serial", r.serial);
+	kh_pkey_free(&key);
+	kh_buf_cleanup(&pem);
+}
+
 /* Text as it goes between JSON quotes (PEM lines). */
 static void subst_json_text(const char *name, struct kh_slice text)
 {
@@ -758,6 +854,7 @@ static void engine_setup(void)
 	make_large();
 	make_knowns();
 	make_xks(); /* its knowns come last, so the seeds' known values keep their places */
+	make_pki(); /* and the PKI's after them */
 	struct kh_buf *b64 = subst_new("share");
 	SETUP(kh_base64_encode(kh_buf_slice(&E.share), b64));
 	CHECK(b64->len < sizeof(E.share_b64));
@@ -977,6 +1074,12 @@ static bool match_pattern(const struct route *r, const char *path, struct exchan
 	size_t max = (r->flags & R_LONG) != 0 ? KH_LIMIT_PATH_PARAM_LONG_BYTES : KH_LIMIT_NAME_MAX;
 	size_t n = 0;
 	while (*pattern != '\0' && *path != '\0') {
+		if (pattern[0] == '{' && pattern[1] == '}' && pattern[2] == '\0' &&
+		    (r->flags & R_TAIL) != 0 && n < COUNT(x->params)) {
+			/* The captured copy is cut to its size; the rest of the path is taken. */
+			snprintf(x->params[n], sizeof(x->params[n]), "%s", path);
+			return true;
+		}
 		if (pattern[0] == '{' && pattern[1] == '}') {
 			size_t len = strcspn(path, "/");
 			if (len == 0 || len > max || n == COUNT(x->params))
@@ -1031,7 +1134,8 @@ static void check_status(const struct exchange *x)
 	         strcmp(x->match->pattern, "/v1/sys/health") == 0;
 	CHECK(known);
 	CHECK(status != 503 || x->sealed_after);
-	CHECK(status != 415 || !x->json);
+	CHECK(status != 415 || !x->json ||
+	      (x->match != NULL && (x->match->flags & R_RAW_BODY) != 0));
 	/* After init the service is sealed, waiting for its custodians; a refused init leaves
 	 * the store as it was, to be initialised again. */
 	if (x->match != NULL && strcmp(x->match->pattern, "/v1/sys/init") == 0) {
@@ -1051,13 +1155,21 @@ static bool code_fits(unsigned status, struct kh_slice code)
 		unsigned status;
 		const char *code;
 	} codes[] = {
-	    {400, "BadRequest"},         {400, "InvalidCiphertext"},
-	    {401, "Unauthenticated"},    {403, "Forbidden"},
-	    {404, "NotFound"},           {405, "MethodNotAllowed"},
-	    {409, "Conflict"},           {409, "KeyDisabled"},
-	    {409, "KeyPendingDeletion"}, {409, "VersionDisabled"},
-	    {413, "PayloadTooLarge"},    {415, "UnsupportedMediaType"},
-	    {429, "TooManyRequests"},    {503, "Sealed"},
+	    {400, "BadRequest"},
+	    {400, "InvalidCiphertext"},
+	    {401, "Unauthenticated"},
+	    {403, "Forbidden"},
+	    {404, "NotFound"},
+	    {405, "MethodNotAllowed"},
+	    {409, "Conflict"},
+	    {409, "KeyDisabled"},
+	    {409, "KeyPendingDeletion"},
+	    {409, "VersionDisabled"},
+	    {400, "BadSignature"},
+	    {413, "PayloadTooLarge"},
+	    {415, "UnsupportedMediaType"},
+	    {429, "TooManyRequests"},
+	    {503, "Sealed"},
 	};
 	for (size_t i = 0; i < COUNT(codes); i++)
 		if (codes[i].status == status &&
@@ -1137,7 +1249,9 @@ static void check_document(const struct exchange *x)
 	struct kh_json *doc = NULL;
 	char err[128];
 	if (resp->content_type != NULL) {
-		CHECK(strcmp(x->req->path, "/metrics") == 0 && resp->status == 200);
+		CHECK((strcmp(x->req->path, "/metrics") == 0 ||
+		       (x->match != NULL && (x->match->flags & R_BINARY) != 0)) &&
+		      resp->status == 200);
 		CHECK(resp->body.len > 0);
 		return;
 	}
@@ -1166,6 +1280,9 @@ static bool holds_token(const struct exchange *x)
 
 static bool public_path(const char *path)
 {
+	/* The PKI's publication paths (/pki/{ca}/...) need no token. */
+	if (strncmp(path, "/pki/", 5) == 0)
+		return true;
 	for (size_t i = 0; i < COUNT(public_paths); i++)
 		if (strcmp(path, public_paths[i]) == 0)
 			return true;
@@ -1250,6 +1367,10 @@ static void check_foreign(const struct exchange *x)
 	else if ((x->match->flags & R_XKS_STORE) != 0 && is_manager(x->who) &&
 	         (k = find_known(K_XKS_STORE, x->params[0])) != NULL)
 		ks = k->owner;
+	/* Another key store's CA answers an account 404, as if it did not exist. */
+	else if ((x->match->flags & R_PKI_CA) != 0 &&
+	         (k = find_known(K_PKI_CA, x->params[0])) != NULL)
+		ks = k->owner;
 	if (ks >= 0 && ks != keystore_of(x->who))
 		CHECK(x->resp->status != 403);
 	/* API.md: a key the user holds no role on answers 404, as if it did not exist. */
@@ -1283,6 +1404,10 @@ static void check_access(const struct exchange *x)
 		CHECK(x->who == WHO_OPERATOR || is_manager(x->who));
 	if ((f & R_XKS_STORE) != 0 && x->who != WHO_OPERATOR &&
 	    (k = find_known(K_XKS_STORE, x->params[0])) != NULL)
+		CHECK(keystore_of(x->who) == k->owner);
+	/* A CA is its key store's: an account of the other one never gets a yes about it. */
+	if ((f & R_PKI_CA) != 0 && x->who != WHO_OPERATOR &&
+	    (k = find_known(K_PKI_CA, x->params[0])) != NULL)
 		CHECK(keystore_of(x->who) == k->owner);
 }
 

@@ -18,6 +18,7 @@
 #include "keys/kh_keys.h"
 
 struct kh_api;
+struct kh_pki;
 
 /* The HTTP servers' own counters (requests refused before the API saw them), for /metrics. The
  * program that runs the listeners provides it, so api/ never needs to know them. */
@@ -40,6 +41,8 @@ struct kh_api_options {
 	struct kh_audit *audit;
 	struct kh_keys *keys;
 	struct kh_authz *authz;
+	/* Optional: the PKI (pki/kh_pki.h) behind /v1/pki and /pki; NULL: those paths are 404. */
+	struct kh_pki *pki;
 	const struct kh_clock *clock;
 	const char *node_id; /* for health; NULL: "node-1" */
 	/* Optional: sums of the listeners' kh_http_stats; NULL: /metrics reports none. */

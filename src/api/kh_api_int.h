@@ -19,6 +19,7 @@ struct kh_api {
 	struct kh_audit *audit;
 	struct kh_keys *keys;
 	struct kh_authz *authz;
+	struct kh_pki *pki; /* NULL: the PKI routes answer 404 */
 	const struct kh_clock *clock;
 	char node_id[64];
 	struct kh_metrics *metrics;
@@ -59,6 +60,13 @@ enum kh_api_route_flags {
 	/* The route's {} segments may be up to KH_LIMIT_PATH_PARAM_LONG_BYTES long (XKS external
 	 * key ids) instead of KH_LIMIT_NAME_MAX. */
 	KH_API_LONG_PARAMS = 64u,
+	/* The body is not JSON: the handler reads req->body itself (OCSP requests). */
+	KH_API_RAW_BODY = 128u,
+	/* The route's last {} takes the rest of the path, '/' included, uncopied (the OCSP GET
+	 * form: Base64 has '/'); the handler reads it from req->raw_path. */
+	KH_API_TAIL = 256u,
+	/* A PKI route: 404 when the server runs without the PKI (kh_api_options.pki NULL). */
+	KH_API_PKI = 512u,
 };
 
 typedef kh_rc (*kh_api_fn)(struct kh_api_call *c);
@@ -79,6 +87,7 @@ extern const struct kh_api_route kh_api_audit_routes[];
 extern const struct kh_api_route kh_api_webhook_routes[];
 extern const struct kh_api_route kh_api_metrics_routes[];
 extern const struct kh_api_route kh_api_xks_routes[];
+extern const struct kh_api_route kh_api_pki_routes[];
 
 /* ---- metrics (metrics.c) ---- */
 

@@ -44,6 +44,8 @@ struct kh_api_error kh_api_error_of(kh_rc rc)
 		return (struct kh_api_error){503, "Sealed"};
 	case KH_ERR_RATE_LIMITED:
 		return (struct kh_api_error){429, "TooManyRequests"};
+	case KH_ERR_BAD_SIGNATURE:
+		return (struct kh_api_error){400, "BadSignature"};
 	default:
 		break;
 	}
@@ -103,7 +105,7 @@ static void write_error(struct kh_api_call *c, kh_rc rc)
 
 static const struct kh_api_route *const route_tables[] = {
     kh_api_sys_routes,     kh_api_key_routes,     kh_api_crypto_routes, kh_api_audit_routes,
-    kh_api_webhook_routes, kh_api_metrics_routes, kh_api_xks_routes,
+    kh_api_webhook_routes, kh_api_metrics_routes, kh_api_xks_routes,    kh_api_pki_routes,
 };
 
 /* Matches path against the route's pattern, capturing {} segments; true on a match. */
@@ -114,6 +116,11 @@ static bool match(const struct kh_api_route *r, const char *path, struct kh_api_
 	                                                  : KH_LIMIT_NAME_MAX;
 	unsigned n = 0;
 	while (*pattern != '\0' && *path != '\0') {
+		if (pattern[0] == '{' && pattern[1] == '}' && pattern[2] == '\0' &&
+		    (r->flags & KH_API_TAIL) != 0 && n < KH_API_MAX_PARAMS) {
+			c->params[n] = path;
+			return true;
+		}
 		if (pattern[0] == '{' && pattern[1] == '}') {
 			size_t len = strcspn(path, "/");
 			if (len == 0 || len > max || n == KH_API_MAX_PARAMS)
@@ -279,9 +286,11 @@ static kh_rc run(struct kh_api_call *c, const struct kh_api_route *r)
 	KH_GUARD(admit(c, r));
 	if ((r->flags & KH_API_DEFER) != 0 && c->who.kind != 0)
 		c->who.defer = &c->defer;
+	if ((r->flags & KH_API_PKI) != 0 && c->api->pki == NULL)
+		return kh_api_fail(c, KH_ERR_NOT_FOUND, "the PKI is not enabled on this server");
 	if ((r->flags & (KH_API_BODY | KH_API_BODY_OPT)) != 0)
 		KH_GUARD(parse_body(c, r));
-	else if (c->req->body.len > 0)
+	else if (c->req->body.len > 0 && (r->flags & KH_API_RAW_BODY) == 0)
 		return kh_api_fail(c, KH_ERR_BAD_INPUT, "this operation takes no body");
 	kh_json_writer_init(&c->w, &c->resp->body);
 	KH_GUARD(r->fn(c));
@@ -377,6 +386,7 @@ kh_rc kh_api_new(const struct kh_api_options *opts, struct kh_api **out)
 	a->audit = opts->audit;
 	a->keys = opts->keys;
 	a->authz = opts->authz;
+	a->pki = opts->pki;
 	a->clock = opts->clock;
 	snprintf(a->node_id, sizeof(a->node_id), "%s",
 	         opts->node_id != NULL ? opts->node_id : "node-1");

@@ -32,6 +32,9 @@ static void every_refusal_becomes_its_error_code(void **state)
 	assert_string_equal(kh_api_result_code("KH_ERR_DECRYPT"), "InvalidCiphertext");
 	assert_string_equal(kh_api_result_code("KH_ERR_WRONG_KEY_TYPE"), "BadRequest");
 	assert_string_equal(kh_api_result_code("KH_ERR_SEALED"), "Sealed");
+	/* A CSR whose proof of possession fails (the PKI) is told apart from other bad input. */
+	assert_string_equal(kh_api_result_code("KH_ERR_BAD_SIGNATURE"), "BadSignature");
+	assert_int_equal(kh_api_error_of(KH_ERR_BAD_SIGNATURE).status, 400);
 }
 
 static void unknown_names_are_shown_as_stored(void **state)
