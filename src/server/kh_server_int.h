@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 
 #include "api/kh_api.h"
+#include "pki/kh_pki.h"
 #include "server/kh_server.h"
 #include "xks/kh_xks_proxy.h"
 
@@ -17,6 +18,7 @@ struct kh_node {
 	struct kh_audit *audit;
 	struct kh_keys *keys;
 	struct kh_authz *authz;
+	struct kh_pki *pki;
 	struct kh_api *api;
 	struct kh_xks_proxy *xks;
 	struct kh_pkcs11_config pkcs11;
@@ -38,6 +40,7 @@ struct kh_node {
 	pthread_cond_t sched_cv;
 	bool stopping;
 	int64_t beat_at; /* monotonic time of the last XKS node beat */
+	int64_t crl_at;  /* monotonic time of the last CRL refresh pass */
 	/* webhook deliverer */
 	pthread_t hooks;
 	bool hooks_started;
@@ -52,7 +55,7 @@ KH_MUST_CHECK kh_rc kh_dev_prepare_tls(struct kh_node *n);
 KH_MUST_CHECK kh_rc kh_dev_bootstrap(struct kh_node *n);
 void kh_dev_banner(struct kh_node *n);
 
-/* sched.c: the background thread (rotations, deletions, purges, rewrap). */
+/* sched.c: the background thread (rotations, deletions, purges, rewrap, CRL refresh). */
 KH_MUST_CHECK kh_rc kh_sched_start(struct kh_node *n);
 void kh_sched_stop(struct kh_node *n);
 

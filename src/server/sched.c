@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The background scheduler: one thread that, while the barrier is unsealed, rotates keys that
- * are due, destroys keys whose deletion wait is over, purges deleted keys after 365 days and
- * rewraps secrets after a root key rotation. Each item is its own short transaction, so
- * requests are never held up behind a long batch; the thread sleeps until the next due time
- * (at most BEAT_NS, since keys change and the node beats for the XKS health's fleet) or until
- * it is told to stop.
+ * are due, destroys keys whose deletion wait is over, purges deleted keys after 365 days,
+ * rewraps secrets after a root key rotation, and regenerates (as the service) each CA's full
+ * CRL once it is older than half its validity (checked every CRL_EVERY_NS). Each item is its own
+ * short transaction, so requests are never held up behind a long batch; the thread sleeps until the
+ * next due time (at most BEAT_NS, since keys change and the node beats for the XKS health's fleet)
+ * or until it is told to stop.
  */
 #include <time.h>
 
@@ -16,6 +17,22 @@
 #define BEAT_NS (10 * KH_NS_PER_SEC)
 #define MAX_SLEEP_NS BEAT_NS
 #define MIN_SLEEP_NS (KH_NS_PER_SEC / 10)
+#define CRL_EVERY_NS (60 * KH_NS_PER_SEC)
+
+/* CRLs older than half their validity, at most one pass a minute (reading every CA's newest
+ * CRL is not free, and a CRL lives a day). */
+static size_t refresh_crls(struct kh_node *n)
+{
+	size_t done = 0;
+	int64_t now = kh_clock_mono_ns();
+	if (n->pki == NULL || (n->crl_at != 0 && now - n->crl_at < CRL_EVERY_NS))
+		return 0;
+	n->crl_at = now;
+	kh_rc rc = kh_pki_crl_refresh_due(n->pki, BATCH, &done);
+	if (rc != KH_OK && rc != KH_ERR_SEALED)
+		KH_LOG_WARN("CRL refresh failed", KH_LF_RC(rc));
+	return done;
+}
 
 /* The XKS node beat (health's fleet), every BEAT_NS, sealed or not. */
 static void beat(struct kh_node *n)
@@ -46,6 +63,9 @@ static bool pass(struct kh_node *n)
 		rc = kh_barrier_rewrap(n->barrier, BATCH, &rewrapped, &left);
 	if (rc != KH_OK && rc != KH_ERR_SEALED)
 		KH_LOG_WARN("scheduler pass failed", KH_LF_RC(rc));
+	size_t crls = refresh_crls(n);
+	if (crls > 0)
+		KH_LOG_INFO("scheduler", KH_LF_UINT("crls", crls));
 	if (rotated + deleted + purged + rewrapped > 0)
 		KH_LOG_INFO("scheduler", KH_LF_UINT("rotated", rotated),
 		            KH_LF_UINT("deleted", deleted), KH_LF_UINT("purged", purged),

@@ -139,12 +139,16 @@ static kh_rc open_layers(struct kh_node *n)
 	KH_GUARD(kh_keys_new(&ko, &n->keys));
 	struct kh_authz_options zo = {n->store, n->barrier, n->audit, n->keys, clock};
 	KH_GUARD(kh_authz_new(&zo, &n->authz));
+	struct kh_pki_options ko2 = {
+	    .keys = n->keys, .store = n->store, .audit = n->audit, .clock = clock};
+	KH_GUARD(kh_pki_new(&ko2, &n->pki));
 	struct kh_api_options po = {
 	    .store = n->store,
 	    .barrier = n->barrier,
 	    .audit = n->audit,
 	    .keys = n->keys,
 	    .authz = n->authz,
+	    .pki = n->pki,
 	    .clock = clock,
 	    .node_id = n->cfg->node_id,
 	    .http_stats = http_stats,
@@ -164,6 +168,7 @@ static void close_layers(struct kh_node *n)
 {
 	kh_xks_proxy_free(&n->xks);
 	kh_api_free(&n->api);
+	kh_pki_free(&n->pki);
 	kh_authz_free(&n->authz);
 	kh_keys_free(&n->keys);
 	kh_audit_free(&n->audit);
