@@ -118,6 +118,8 @@ int cli_call(struct cli *c, const char *method, const char *path, struct cli_bod
 		cli_reply_free(r);
 		return KH_EXIT_OK;
 	}
+	if ((flags & CLI_CALL_BYTES) != 0)
+		return KH_EXIT_OK;
 	if (c->json && (flags & CLI_CALL_RAW) == 0) {
 		print_raw(&r->raw);
 		cli_reply_free(r);

@@ -7,7 +7,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -134,6 +136,34 @@ int cli_write_output(const char *path, struct kh_slice data, bool secret)
 	if (close(fd) != 0)
 		rc = -1;
 	return rc == 0 ? KH_EXIT_OK : cli_fail("cannot write %s: %s", path, strerror(errno));
+}
+
+int cli_write_public(const char *path, struct kh_slice data)
+{
+	char tmp[PATH_MAX];
+	if (path == NULL || strcmp(path, "-") == 0)
+		return cli_write_output(NULL, data, false);
+	int n = snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return cli_usage_error("the file name %s is too long", path);
+	int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return cli_fail("cannot create a file beside %s: %s", path, strerror(errno));
+	int rc = fchmod(fd, 0644) == 0 && write_all(fd, data) == 0 && fsync(fd) == 0 ? 0 : -1;
+	int err = errno;
+	if (close(fd) != 0 && rc == 0) {
+		rc = -1;
+		err = errno;
+	}
+	if (rc == 0 && rename(tmp, path) != 0) {
+		rc = -1;
+		err = errno;
+	}
+	if (rc != 0) {
+		(void)unlink(tmp);
+		return cli_fail("cannot write %s: %s", path, strerror(err));
+	}
+	return KH_EXIT_OK;
 }
 
 int cli_write_line(const char *path, struct kh_slice s, bool secret)

@@ -158,6 +158,7 @@ void cli_reply_free(struct cli_reply *r);
 enum cli_call_flags {
 	CLI_CALL_RAW = 1u,   /* never print the answer, even with --json */
 	CLI_CALL_EMPTY = 2u, /* the answer may have no body (204): r->doc stays NULL */
+	CLI_CALL_BYTES = 4u, /* the answer is not JSON (a DER file): only r->raw, never printed */
 };
 
 /*
@@ -192,6 +193,10 @@ int cli_read_input(const char *path, struct kh_buf *out, const char *what);
 int cli_read_text(const char *path, struct kh_buf *out, const char *what);
 /* Writes data to path (NULL or "-": standard output); secret files get mode 0600. Exit code. */
 int cli_write_output(const char *path, struct kh_slice data, bool secret);
+/* Writes public data (certificates, CSRs, CRLs) to path (NULL or "-": standard output)
+ * atomically: a temporary file in the same directory, mode 0644, synced, then renamed over
+ * path, so a reader never sees half a certificate. Exit code. */
+int cli_write_public(const char *path, struct kh_slice data);
 /* Prints s and a newline to path or standard output. Exit code. */
 int cli_write_line(const char *path, struct kh_slice s, bool secret);
 /* Parses a decimal option value in [min, max]; usage error naming the option otherwise. */
