@@ -82,6 +82,7 @@ extern const struct cli_cmd cli_audit_cmds[];
 extern const struct cli_cmd cli_envelope_cmds[];
 extern const struct cli_cmd cli_local_cmds[];
 extern const struct cli_cmd cli_xks_cmds[];
+extern const struct cli_cmd cli_pki_cmds[];
 
 /* Parses the arguments after the command's name into out (options of the command and the
  * global ones). Exit code; *out_done when --help was answered. */
@@ -215,6 +216,26 @@ bool cli_xks_usage_parse(const char *text, unsigned *out_bits);
 bool cli_xks_external_id_ok(const char *s);
 /* A path segment the CLI sends as is: 1 to max of [A-Za-z0-9_.-], neither "." nor "..". */
 bool cli_segment_ok(const char *s, size_t max);
+
+/* ---- PKI (cmd_pki.c) ---- */
+
+/* The one call a pki command makes, built from its arguments alone (no server). */
+struct cli_pki_call {
+	const char *method;
+	char path[CLI_PATH_MAX];
+	bool has_body;
+	struct cli_body body; /* complete when has_body, but not yet ended (cli_call ends it) */
+};
+/* Builds the call of a (parsed for a cli_pki_cmds command), reading the files it names; bad
+ * arguments are reported as usage errors. Always cli_pki_call_cleanup after. Exit code. */
+int cli_pki_build(const struct cli_args *a, struct cli_pki_call *out);
+void cli_pki_call_cleanup(struct cli_pki_call *call);
+/* A certificate serial number: 1-40 hex digits, colons allowed between them ("0A:1B"),
+ * upper-cased without colons into out; false (out untouched) otherwise. */
+#define CLI_PKI_SERIAL_SIZE 41u
+bool cli_pki_serial_parse(const char *text, char out[CLI_PKI_SERIAL_SIZE]);
+/* An RFC 5280 reason "cert revoke" accepts ("keyCompromise"; not certificateHold). */
+bool cli_pki_reason_ok(const char *name);
 
 /* ---- showing answers ---- */
 

@@ -17,8 +17,8 @@
 #define STDIO_BUFFER_BYTES 4096u
 
 static const struct cli_cmd *const tables[] = {
-    cli_key_cmds,   cli_grant_cmds,    cli_crypto_cmds, cli_sys_cmds,
-    cli_audit_cmds, cli_envelope_cmds, cli_local_cmds,  cli_xks_cmds,
+    cli_key_cmds,      cli_grant_cmds, cli_crypto_cmds, cli_sys_cmds, cli_audit_cmds,
+    cli_envelope_cmds, cli_local_cmds, cli_xks_cmds,    cli_pki_cmds,
 };
 
 static const char global_help[] =
@@ -62,6 +62,7 @@ static const struct {
     {"notifications", "the account's inbox"},
     {"envelope", "encrypt and decrypt whole files with a data key"},
     {"xks", "AWS external key stores: stores, SigV4 credentials, keys (docs/xks.md)"},
+    {"pki", "certificate authorities: CAs, profiles, requests, certificates, CRLs (docs/pki.md)"},
 };
 
 static void usage(FILE *f)
