@@ -303,7 +303,18 @@ static int enum_query(const struct cli_args *a, const char *opt, const char *con
 
 /* ---- files ---- */
 
-/* A PEM file (or standard input) whose first block is a BEGIN <one of labels> line. */
+/* PEM is ASCII text: anything else (DER, another encoding) is not sent as a JSON string. */
+static bool pem_text_ok(struct kh_slice s)
+{
+	for (size_t i = 0; i < s.len; i++) {
+		uint8_t ch = s.ptr[i];
+		if ((ch < 0x20 && ch != '\n' && ch != '\r' && ch != '\t') || ch >= 0x7f)
+			return false;
+	}
+	return true;
+}
+
+/* A PEM file (or standard input) with a BEGIN <one of labels> line. */
 static int read_pem(const char *path, const char *what, const char *const *labels,
                     struct cli_pki_call *out, const char *member)
 {
@@ -314,7 +325,7 @@ static int read_pem(const char *path, const char *what, const char *const *label
 	bool found = false;
 	for (size_t i = 0; text != NULL && labels[i] != NULL; i++)
 		found = found || strstr(text, labels[i]) != NULL;
-	if (ex == KH_EXIT_OK && (!found || strlen(text) != pem.len))
+	if (ex == KH_EXIT_OK && (!found || !pem_text_ok(kh_buf_slice(&pem))))
 		ex = cli_fail("%s is not a PEM %s (openssl ... -outform PEM writes one)",
 		              path != NULL && strcmp(path, "-") != 0 ? path : "standard input",
 		              what);

@@ -239,7 +239,7 @@ static void request_submit_carries_the_csr_pem(void **state)
 	snprintf(der, sizeof(der), "%s/req.der", dir);
 	write_file(csr, "-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n"
 	                "-----END CERTIFICATE REQUEST-----\n");
-	write_file(der, "0\x82\x01");
+	write_file(der, "0\x82\x01-----BEGIN CERTIFICATE REQUEST-----\n\xff\n");
 	char *argv[] = {"3", "tls-server", csr, "-o", "cert.pem"};
 	char *not_pem[] = {"3", "tls-server", der};
 	char *missing[] = {"3", "tls-server", dir};
