@@ -185,3 +185,30 @@ const char *cli_pos(const struct cli_args *a, unsigned i)
 {
 	return i < a->pos_count ? a->pos[i] : NULL;
 }
+
+void cli_json_opt_string(const struct cli_args *a, struct kh_json_writer *w, const char *opt,
+                         const char *member)
+{
+	const char *v = cli_opt(a, opt);
+	if (v != NULL) {
+		kh_json_key(w, member);
+		kh_json_cstr(w, v);
+	}
+}
+
+int cli_json_opt_uint(const struct cli_args *a, struct kh_json_writer *w, const char *opt,
+                      const char *member, uint64_t min, uint64_t max)
+{
+	const char *v = cli_opt(a, opt);
+	char name[40];
+	uint64_t n = 0;
+	if (v == NULL)
+		return KH_EXIT_OK;
+	snprintf(name, sizeof(name), "--%s", opt);
+	int ex = cli_uint(v, name, min, max, &n);
+	if (ex == KH_EXIT_OK) {
+		kh_json_key(w, member);
+		kh_json_uint(w, n);
+	}
+	return ex;
+}

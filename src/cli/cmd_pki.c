@@ -177,23 +177,6 @@ static int enum_member(const struct cli_args *a, struct kh_json_writer *w, const
 	return KH_EXIT_OK;
 }
 
-static int number_member(const struct cli_args *a, struct kh_json_writer *w, const char *opt,
-                         const char *member, uint64_t min, uint64_t max)
-{
-	const char *v = cli_opt(a, opt);
-	char name[40];
-	uint64_t n = 0;
-	if (v == NULL)
-		return KH_EXIT_OK;
-	snprintf(name, sizeof(name), "--%s", opt);
-	int ex = cli_uint(v, name, min, max, &n);
-	if (ex == KH_EXIT_OK) {
-		kh_json_key(w, member);
-		kh_json_uint(w, n);
-	}
-	return ex;
-}
-
 /* Every --opt, each a value or a comma-separated list of them, as one array member. */
 static int list_member(const struct cli_args *a, struct kh_json_writer *w, const char *opt,
                        const char *member, bool (*ok)(const char *), const char *hint)
@@ -389,7 +372,8 @@ static int build_ca_create(const struct cli_args *a, struct cli_pki_call *out)
 	string_member(&out->body.w, "kind", kind);
 	string_member(&out->body.w, "key_type", cli_opt(a, "key-type"));
 	string_member(&out->body.w, "subject", cli_opt(a, "subject"));
-	ex = number_member(a, &out->body.w, "validity-days", "validity_days", 1, VALIDITY_DAYS_MAX);
+	ex = cli_json_opt_uint(a, &out->body.w, "validity-days", "validity_days", 1,
+	                       VALIDITY_DAYS_MAX);
 	if (parent != 0) {
 		kh_json_key(&out->body.w, "parent");
 		kh_json_uint(&out->body.w, parent);
@@ -435,7 +419,8 @@ static int profile_members(const struct cli_args *a, struct kh_json_writer *w, b
 	int ex =
 	    list_member(a, w, "key-type", "key_types", key_type_ok, "a key type: " KEY_TYPES_TEXT);
 	if (ex == KH_EXIT_OK)
-		ex = number_member(a, w, "validity-days", "validity_days", 1, VALIDITY_DAYS_MAX);
+		ex =
+		    cli_json_opt_uint(a, w, "validity-days", "validity_days", 1, VALIDITY_DAYS_MAX);
 	if (ex == KH_EXIT_OK)
 		ex = list_member(a, w, "key-usage", "key_usage", key_usage_ok,
 		                 "a key usage: digitalSignature, nonRepudiation, keyEncipherment, "
@@ -450,7 +435,7 @@ static int profile_members(const struct cli_args *a, struct kh_json_writer *w, b
 		kh_json_bool(w, ca);
 	}
 	if (ex == KH_EXIT_OK)
-		ex = number_member(a, w, "path-len", "path_len", 0, PATH_LEN_MAX);
+		ex = cli_json_opt_uint(a, w, "path-len", "path_len", 0, PATH_LEN_MAX);
 	if (ex == KH_EXIT_OK)
 		ex = enum_member(a, w, "approval", "approval", approvals, "auto or required");
 	if (ex == KH_EXIT_OK)

@@ -146,33 +146,6 @@ static int call_no_content(struct cli *c, const char *path, const char *done)
 
 /* ---- stores ---- */
 
-static void opt_string(const struct cli_args *a, struct kh_json_writer *w, const char *opt,
-                       const char *member)
-{
-	const char *v = cli_opt(a, opt);
-	if (v != NULL) {
-		kh_json_key(w, member);
-		kh_json_cstr(w, v);
-	}
-}
-
-static int opt_number(const struct cli_args *a, struct kh_json_writer *w, const char *opt,
-                      const char *member, uint64_t min, uint64_t max)
-{
-	const char *v = cli_opt(a, opt);
-	char name[40];
-	uint64_t n = 0;
-	if (v == NULL)
-		return KH_EXIT_OK;
-	snprintf(name, sizeof(name), "--%s", opt);
-	int ex = cli_uint(v, name, min, max, &n);
-	if (ex == KH_EXIT_OK) {
-		kh_json_key(w, member);
-		kh_json_uint(w, n);
-	}
-	return ex;
-}
-
 static int store_create(struct cli *c, const struct cli_args *a)
 {
 	struct cli_body b;
@@ -180,15 +153,15 @@ static int store_create(struct cli *c, const struct cli_args *a)
 		return cli_usage_error("--prefix is required");
 	cli_body_init(&b);
 	kh_json_object_begin(&b.w);
-	opt_string(a, &b.w, "prefix", "prefix");
-	opt_string(a, &b.w, "region", "region");
+	cli_json_opt_string(a, &b.w, "prefix", "prefix");
+	cli_json_opt_string(a, &b.w, "region", "region");
 	if (cli_flag(a, "secondary-auth")) {
 		kh_json_key(&b.w, "secondary_auth");
 		kh_json_bool(&b.w, true);
 	}
-	int ex = opt_number(a, &b.w, "quota", "quota_rps", 0, QUOTA_MAX);
+	int ex = cli_json_opt_uint(a, &b.w, "quota", "quota_rps", 0, QUOTA_MAX);
 	if (ex == KH_EXIT_OK)
-		ex = opt_number(a, &b.w, "keystore", "keystore_id", 1, INT64_MAX);
+		ex = cli_json_opt_uint(a, &b.w, "keystore", "keystore_id", 1, INT64_MAX);
 	kh_json_object_end(&b.w);
 	if (ex == KH_EXIT_OK)
 		ex = cli_call_show(c, "POST", "/v1/xks/stores", &b, show_store);
@@ -235,12 +208,12 @@ static int store_update(struct cli *c, const struct cli_args *a)
 		                       "--enable, --disable or --quota");
 	cli_body_init(&b);
 	kh_json_object_begin(&b.w);
-	opt_string(a, &b.w, "region", "region");
+	cli_json_opt_string(a, &b.w, "region", "region");
 	ex = flag_pair(a, &b.w, "secondary-auth", "no-secondary-auth", "secondary_auth");
 	if (ex == KH_EXIT_OK)
 		ex = flag_pair(a, &b.w, "enable", "disable", "enabled");
 	if (ex == KH_EXIT_OK)
-		ex = opt_number(a, &b.w, "quota", "quota_rps", 0, QUOTA_MAX);
+		ex = cli_json_opt_uint(a, &b.w, "quota", "quota_rps", 0, QUOTA_MAX);
 	kh_json_object_end(&b.w);
 	if (ex == KH_EXIT_OK)
 		ex = cli_call_show(c, "PATCH", path, &b, show_store);
@@ -408,7 +381,8 @@ static int key_members(const struct cli_args *a, struct kh_json_writer *w, bool 
 	int ex = usages_member(a, w, update ? NULL : "encrypt,decrypt");
 	expires_member(a, w, update);
 	if (ex == KH_EXIT_OK)
-		ex = opt_number(a, w, "rotation-days", "rotation_days", 0, ROTATION_DAYS_MAX);
+		ex =
+		    cli_json_opt_uint(a, w, "rotation-days", "rotation_days", 0, ROTATION_DAYS_MAX);
 	if (ex == KH_EXIT_OK)
 		ex = patterns_member(a, w, "admin", update ? "clear-admins" : NULL,
 		                     "administrators");
@@ -431,8 +405,8 @@ static int key_attach(struct cli *c, const struct cli_args *a)
 	kh_json_object_begin(&b.w);
 	kh_json_key(&b.w, "external_key_id");
 	kh_json_cstr(&b.w, cli_pos(a, 1));
-	opt_string(a, &b.w, "key", "key");
-	opt_string(a, &b.w, "name", "name");
+	cli_json_opt_string(a, &b.w, "key", "key");
+	cli_json_opt_string(a, &b.w, "name", "name");
 	ex = key_members(a, &b.w, false);
 	kh_json_object_end(&b.w);
 	if (ex == KH_EXIT_OK)

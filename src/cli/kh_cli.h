@@ -214,6 +214,12 @@ int cli_context_member(const struct cli_args *a, struct kh_json_writer *w);
 bool cli_xks_usage_parse(const char *text, unsigned *out_bits);
 /* An external key id that may go into a path: 1-128 of A-Za-z0-9._- but not "." or "..". */
 bool cli_xks_external_id_ok(const char *s);
+/* --opt as the JSON member named member of the object being written; absent: nothing. The
+ * number form refuses a value outside [min, max] as a usage error (exit 2). */
+void cli_json_opt_string(const struct cli_args *a, struct kh_json_writer *w, const char *opt,
+                         const char *member);
+int cli_json_opt_uint(const struct cli_args *a, struct kh_json_writer *w, const char *opt,
+                      const char *member, uint64_t min, uint64_t max);
 /* A path segment the CLI sends as is: 1 to max of [A-Za-z0-9_.-], neither "." nor "..". */
 bool cli_segment_ok(const char *s, size_t max);
 
