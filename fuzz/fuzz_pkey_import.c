@@ -8,17 +8,7 @@
 #include <stdlib.h>
 
 #include "crypto/kh_crypto.h"
-
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define KH_FUZZ_LSAN 1
-#endif
-#elif defined(__SANITIZE_ADDRESS__)
-#define KH_FUZZ_LSAN 1
-#endif
-#ifdef KH_FUZZ_LSAN
-#include <sanitizer/lsan_interface.h>
-#endif
+#include "kh_fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -79,38 +69,13 @@ static void check_public(const struct kh_pkey *key)
 	kh_buf_cleanup(&pem);
 }
 
-/*
- * OpenSSL's random generators keep their cipher contexts reachable only from its secure heap,
- * a mapping LeakSanitizer does not scan, so libFuzzer's leak check (run whenever an input's
- * allocations and frees differ, e.g. when OpenSSL fills a cache) would report them. They are
- * created here, once, with leak tracking off; OpenSSL frees them at exit.
- */
-static void init_once(void)
-{
-	static bool ready;
-	uint8_t b;
-
-	if (ready)
-		return;
-#ifdef KH_FUZZ_LSAN
-	__lsan_disable();
-#endif
-	if (kh_crypto_init() != KH_OK || kh_rand_bytes(&b, 1) != KH_OK ||
-	    kh_rand_secret(&b, 1) != KH_OK)
-		abort();
-#ifdef KH_FUZZ_LSAN
-	__lsan_enable();
-#endif
-	ready = true;
-}
-
 /* libFuzzer calls this before the first input; the corpus replay driver does not, and there
  * the first input initialises. */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	init_once();
+	kh_fuzz_crypto_init();
 	return 0;
 }
 
@@ -119,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct kh_slice in = KH_SLICE(data, size);
 	struct kh_pkey *key = NULL;
 
-	init_once();
+	kh_fuzz_crypto_init();
 	if (kh_pkey_import_private(in, &key) == KH_OK) {
 		check_private(key);
 		kh_pkey_free(&key);

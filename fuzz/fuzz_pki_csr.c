@@ -11,17 +11,7 @@
 
 #include "crypto/kh_crypto.h"
 #include "crypto/kh_pki_cert.h"
-
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define KH_FUZZ_LSAN 1
-#endif
-#elif defined(__SANITIZE_ADDRESS__)
-#define KH_FUZZ_LSAN 1
-#endif
-#ifdef KH_FUZZ_LSAN
-#include <sanitizer/lsan_interface.h>
-#endif
+#include "kh_fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -50,31 +40,11 @@ static bool documented(kh_rc rc)
 	       rc == KH_ERR_WRONG_KEY_TYPE;
 }
 
-/* As in fuzz_pkey_import.c: the random generators are made once with leak tracking off. */
-static void init_once(void)
-{
-	static bool ready;
-	uint8_t b;
-
-	if (ready)
-		return;
-#ifdef KH_FUZZ_LSAN
-	__lsan_disable();
-#endif
-	if (kh_crypto_init() != KH_OK || kh_rand_bytes(&b, 1) != KH_OK ||
-	    kh_rand_secret(&b, 1) != KH_OK)
-		abort();
-#ifdef KH_FUZZ_LSAN
-	__lsan_enable();
-#endif
-	ready = true;
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	init_once();
+	kh_fuzz_crypto_init();
 	return 0;
 }
 
@@ -83,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct kh_pki_csr *csr = NULL;
 	kh_rc rc;
 
-	init_once();
+	kh_fuzz_crypto_init();
 	rc = kh_pki_csr_parse(KH_SLICE(data, size), &csr);
 	if (rc == KH_OK) {
 		check_accepted(csr);

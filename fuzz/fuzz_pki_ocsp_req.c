@@ -13,17 +13,7 @@
 #include "base/kh_codec.h"
 #include "base/kh_limits.h"
 #include "crypto/kh_pki_status.h"
-
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define KH_FUZZ_LSAN 1
-#endif
-#elif defined(__SANITIZE_ADDRESS__)
-#define KH_FUZZ_LSAN 1
-#endif
-#ifdef KH_FUZZ_LSAN
-#include <sanitizer/lsan_interface.h>
-#endif
+#include "kh_fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -55,30 +45,24 @@ static void pem_to_der(struct kh_slice pem, struct kh_buf *out)
 	kh_buf_cleanup(&b64);
 }
 
-/* OpenSSL's random generators are reachable only from its secure heap, which LeakSanitizer
- * does not scan: they and the responder are made once with leak tracking off. */
+/* The responder's key and certificate, made once with leak tracking off (kh_fuzz.h). */
 static void init_once(void)
 {
 	static bool ready;
 	struct kh_buf pem;
-	uint8_t b;
 
 	if (ready)
 		return;
-#ifdef KH_FUZZ_LSAN
-	__lsan_disable();
-#endif
+	kh_fuzz_crypto_init();
+	kh_fuzz_lsan_off();
 	kh_buf_init(&pem, OUT_MAX, KH_BUF_PLAIN);
 	kh_buf_init(&ca_der, OUT_MAX, KH_BUF_PLAIN);
-	if (kh_crypto_init() != KH_OK || kh_rand_bytes(&b, 1) != KH_OK ||
-	    kh_rand_secret(&b, 1) != KH_OK || kh_pkey_generate(KH_PKEY_EC_P256, &ca_key) != KH_OK ||
+	if (kh_pkey_generate(KH_PKEY_EC_P256, &ca_key) != KH_OK ||
 	    kh_x509_self_signed_ca(ca_key, "fuzz CA", 30, &pem) != KH_OK)
 		abort();
 	pem_to_der(kh_buf_slice(&pem), &ca_der);
 	kh_buf_cleanup(&pem);
-#ifdef KH_FUZZ_LSAN
-	__lsan_enable();
-#endif
+	kh_fuzz_lsan_on();
 	ready = true;
 }
 
