@@ -129,6 +129,7 @@ struct kh_pki_cert_spec {
 	const char *ca_issuers_url; /* NULL or "" for none */
 	/* SM2 signer only: the signer's ID; empty = KH_SM2_DEFAULT_ID. */
 	struct kh_slice sm2_id;
+	bool ocsp_nocheck; /* id-pkix-ocsp-nocheck: a delegated OCSP responder's certificate */
 };
 
 /* out[0..len) = a random positive serial of len bytes (KH_PKI_SERIAL_MIN_LEN..MAX_LEN). */
@@ -138,10 +139,10 @@ KH_MUST_CHECK kh_rc kh_pki_serial_random(uint8_t *out, size_t len);
  * Builds and signs an X.509 v3 certificate, appending its DER to out_der. Extensions:
  * basicConstraints (critical; CA:TRUE with the path length, or CA:FALSE), keyUsage (critical),
  * extKeyUsage, subjectAltName (critical when the subject is empty, RFC 5280 4.2.1.6),
- * cRLDistributionPoints, authorityInfoAccess, subjectKeyIdentifier (SHA-1 of the public key
- * bits, RFC 5280 4.2.1.2 method 1) and authorityKeyIdentifier (the issuer's SKI). Signature:
- * RSA sha256WithRSAEncryption, P-256 ecdsa-with-SHA256, P-384 ecdsa-with-SHA384, Ed25519,
- * SM2 SM2-with-SM3. KH_ERR_BAD_KEY when signer does not match the issuer certificate.
+ * cRLDistributionPoints, authorityInfoAccess, id-pkix-ocsp-nocheck, subjectKeyIdentifier (SHA-1 of
+ * the public key bits, RFC 5280 4.2.1.2 method 1) and authorityKeyIdentifier (the issuer's SKI).
+ * Signature: RSA sha256WithRSAEncryption, P-256 ecdsa-with-SHA256, P-384 ecdsa-with-SHA384,
+ * Ed25519, SM2 SM2-with-SM3. KH_ERR_BAD_KEY when signer does not match the issuer certificate.
  */
 KH_MUST_CHECK kh_rc kh_pki_cert_build(const struct kh_pki_cert_spec *spec,
                                       const struct kh_pkey *signer, struct kh_buf *out_der);
@@ -163,6 +164,18 @@ KH_MUST_CHECK kh_rc kh_pki_chain_verify(struct kh_slice leaf, const struct kh_sl
                                         size_t reason_len);
 
 /* The fields of a certificate, read back. */
+/*
+ * A trust anchor: a self-issued CA certificate (DER) whose signature verifies under its own key
+ * (SM2 with KH_SM2_DEFAULT_ID) and that is valid at Unix time at. KH_ERR_BAD_INPUT when it does
+ * not parse or is not a self-issued CA certificate valid then, KH_ERR_BAD_SIGNATURE when its
+ * self-signature fails; reason (may be NULL) gets a short English reason.
+ */
+KH_MUST_CHECK kh_rc kh_pki_anchor_check(struct kh_slice der, int64_t at, char *reason,
+                                        size_t reason_len);
+
+/* The certificate's (DER) public key. */
+KH_MUST_CHECK kh_rc kh_pki_cert_public_key(struct kh_slice der, struct kh_pkey **out);
+
 struct kh_pki_cert_info {
 	char serial_hex[2 * KH_PKI_SERIAL_MAX_LEN + 3]; /* upper-case hex, no sign */
 	char subject[KH_PKI_NAME_TEXT_MAX];

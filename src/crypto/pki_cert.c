@@ -310,8 +310,20 @@ out:
 	return rc;
 }
 
+/* RFC 6960 4.2.2.2.1: a delegated responder's certificate is not checked for revocation. */
+static kh_rc add_ocsp_nocheck(X509 *x)
+{
+	ASN1_NULL *null = ASN1_NULL_new();
+	KH_ENSURE(null != NULL, kh_ossl_error("ASN1_NULL_new"));
+	kh_rc rc = add_ext(x, NID_id_pkix_OCSP_noCheck, null, 0);
+	ASN1_NULL_free(null);
+	return rc;
+}
+
 static kh_rc add_extensions(X509 *x, X509 *issuer, const struct kh_pki_cert_spec *spec)
 {
+	if (spec->ocsp_nocheck)
+		KH_GUARD(add_ocsp_nocheck(x));
 	KH_GUARD(add_basic_constraints(x, spec->is_ca, spec->path_len));
 	KH_GUARD(add_key_usage(x, spec->key_usage));
 	KH_GUARD(add_ekus(x, spec->ekus, spec->eku_count));
