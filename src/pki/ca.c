@@ -50,6 +50,15 @@ kh_rc kh_pki_ca_decode(struct kh_store_rows *rows, struct kh_pki_ca *out, struct
 	KH_ENSURE(number >= 1, KH_ERR_STORAGE);
 	ca.next_crl_number = (uint64_t)number;
 	KH_GUARD(kh_store_rows_int(rows, KH_QPC_CREATED_AT, &ca.created_at));
+	KH_GUARD(kh_store_rows_int_opt(rows, KH_QPC_ANCHOR_ID, &ca.anchor_id, &is_null));
+	if (!kh_store_rows_is_null(rows, KH_QPC_RESPONDER_KEY_TAG)) {
+		KH_GUARD(kh_store_rows_text_copy(rows, KH_QPC_RESPONDER_KEY_TAG,
+		                                 ca.responder_key_tag,
+		                                 sizeof(ca.responder_key_tag)));
+		KH_GUARD(
+		    kh_store_rows_int(rows, KH_QPC_RESPONDER_NOT_AFTER, &ca.responder_not_after));
+	}
+	KH_GUARD(kh_store_rows_int(rows, KH_QPC_RESPONDER_GENERATION, &ca.responder_generation));
 	KH_GUARD(blob_opt(rows, KH_QPC_CERTIFICATE, cert_der, &ca.has_certificate));
 	KH_GUARD(blob_opt(rows, KH_QPC_CSR, csr, &has_csr));
 	KH_ENSURE(ca.has_certificate || ca.kind == KH_PKI_CA_EXTERNAL, KH_ERR_STORAGE);
@@ -74,7 +83,7 @@ kh_rc kh_pki_chain_pem(struct kh_store_tx *tx, int64_t ca_id, struct kh_buf *out
 	kh_rc rc = KH_OK;
 	struct kh_buf der;
 	kh_buf_init(&der, KH_LIMIT_KEY_ENCODED_BYTES, KH_BUF_PLAIN);
-	int64_t id = ca_id;
+	int64_t id = ca_id, anchor = 0;
 	for (unsigned depth = 0; id != 0; depth++) {
 		struct kh_pki_ca ca;
 		KH_ENSURE_OUT(depth < KH_PKI_CHAIN_MAX, KH_ERR_STORAGE);
@@ -84,6 +93,13 @@ kh_rc kh_pki_chain_pem(struct kh_store_tx *tx, int64_t ca_id, struct kh_buf *out
 			break;
 		KH_GUARD_OUT(kh_pki_cert_to_pem(kh_buf_slice(&der), out));
 		id = ca.parent_id;
+		anchor = ca.anchor_id;
+	}
+	if (anchor != 0) {
+		struct kh_pki_anchor a;
+		kh_buf_clear(&der);
+		KH_GUARD_OUT(kh_pki_anchor_load(tx, anchor, &a, &der));
+		KH_GUARD_OUT(kh_pki_cert_to_pem(kh_buf_slice(&der), out));
 	}
 out:
 	kh_buf_cleanup(&der);
@@ -295,6 +311,9 @@ struct install {
 	const struct kh_pkey *pub;
 	const struct kh_pki_cert_info *info;
 	struct kh_pki_ca ca;
+	int64_t now_s;
+	int64_t anchor_id; /* the anchor it verified under; 0: none has its issuer's name */
+	bool anchor_named;
 };
 
 static kh_rc install_fn(struct kh_pki_change *ch, struct kh_store_tx *tx)
@@ -305,13 +324,19 @@ static kh_rc install_fn(struct kh_pki_change *ch, struct kh_store_tx *tx)
 	KH_GUARD(kh_pki_may(ch->p, in->ca.keystore_id, KH_PKI_MANAGER));
 	ch->keystore_id = in->ca.keystore_id;
 	KH_ENSURE(in->ca.kind == KH_PKI_CA_EXTERNAL && !in->ca.has_certificate, KH_ERR_CONFLICT);
-	struct kh_store_val v[] = {KH_SV_BLOB(in->der),
-	                           KH_SV_INT(in->info->not_after * KH_NS_PER_SEC),
-	                           KH_SV_INT(in->ca_id)};
+	if (in->anchor_id != 0) {
+		struct kh_pki_anchor a;
+		kh_rc rc = kh_pki_anchor_load(tx, in->anchor_id, &a, NULL);
+		KH_ENSURE(rc != KH_ERR_NOT_FOUND, KH_ERR_CONFLICT); /* removed meanwhile */
+		KH_GUARD(rc);
+	}
+	struct kh_store_val v[] = {
+	    KH_SV_BLOB(in->der), KH_SV_INT(in->info->not_after * KH_NS_PER_SEC),
+	    in->anchor_id != 0 ? KH_SV_INT(in->anchor_id) : KH_SV_NULL, KH_SV_INT(in->ca_id)};
 	KH_GUARD(kh_store_exec(tx, &kh_q_pki_ca_install, v, KH_SV_COUNT(v), &changed));
 	KH_ENSURE(changed == 1, KH_ERR_CONFLICT);
-	snprintf(ch->detail, sizeof(ch->detail), "{\"ca\":%lld,\"serial\":\"%s\"}",
-	         (long long)in->ca_id, in->info->serial_hex);
+	snprintf(ch->detail, sizeof(ch->detail), "{\"ca\":%lld,\"serial\":\"%s\",\"anchor\":%lld}",
+	         (long long)in->ca_id, in->info->serial_hex, (long long)in->anchor_id);
 	return KH_OK;
 }
 
@@ -333,12 +358,36 @@ static kh_rc key_matches_fn(void *arg, const struct kh_pkey *key)
 	return rc;
 }
 
+/* An anchor of the key store named as the certificate's issuer must have signed it. */
+static kh_rc anchor_fn(const struct kh_pki_anchor *a, struct kh_slice der, void *arg)
+{
+	struct install *in = arg;
+	if (in->anchor_id != 0 || strcmp(a->subject, in->info->issuer) != 0)
+		return KH_OK;
+	in->anchor_named = true;
+	kh_rc rc = kh_pki_chain_verify(in->der, NULL, 0, &der, 1, in->now_s, NULL, 0);
+	if (rc == KH_OK)
+		in->anchor_id = a->id;
+	return rc == KH_ERR_BAD_SIGNATURE || rc == KH_ERR_BAD_INPUT ? KH_OK : rc;
+}
+
+static kh_rc find_anchor(struct kh_pki *pk, struct install *in)
+{
+	struct kh_store_tx *tx = NULL;
+	KH_GUARD(kh_store_read_begin(pk->store, &tx));
+	kh_rc rc = kh_pki_anchor_each(tx, in->ca.keystore_id, anchor_fn, in);
+	kh_store_read_end(&tx);
+	KH_GUARD(rc);
+	KH_ENSURE(in->anchor_id != 0 || !in->anchor_named, KH_ERR_BAD_SIGNATURE);
+	return KH_OK;
+}
+
 kh_rc kh_pki_ca_install(struct kh_pki *pk, const struct kh_principal *p, int64_t ca_id,
                         struct kh_slice certificate, struct kh_pki_ca *out)
 {
 	struct kh_buf der;
 	struct kh_pki_cert_info *info = NULL;
-	struct install in = {.ca_id = ca_id};
+	struct install in = {.ca_id = ca_id, .now_s = kh_pki_sec(kh_clock_now(pk->clock))};
 	kh_buf_init(&der, KH_LIMIT_KEY_ENCODED_BYTES, KH_BUF_PLAIN);
 	kh_rc rc = KH_OK;
 	struct kh_store_tx *tx = NULL;
@@ -363,6 +412,8 @@ kh_rc kh_pki_ca_install(struct kh_pki *pk, const struct kh_principal *p, int64_t
 	in.der = kh_buf_slice(&der);
 	in.info = info;
 	rc = kh_keys_with_signer(pk->keys, p, in.ca.key_tag, key_matches_fn, &in);
+	if (rc == KH_OK)
+		rc = find_anchor(pk, &in);
 	if (rc != KH_OK) {
 		rc = kh_pki_refused(pk, p, "pki.ca.install", in.ca.keystore_id, rc);
 		goto out;

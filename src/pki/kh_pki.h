@@ -55,6 +55,12 @@
 #define KH_PKI_OCSP_VALIDITY_NS (INT64_C(3600) * KH_NS_PER_SEC)
 #define KH_PKI_OCSP_CACHE_DEFAULT 4096u
 #define KH_PKI_CHAIN_MAX 8u
+#define KH_PKI_OCSP_SIGN_DEFAULT 8u
+#define KH_PKI_OCSP_SIGN_WAIT_NS (100 * INT64_C(1000000))
+#define KH_PKI_FINGERPRINT_HEX_MAX 65 /* SHA-256 as lower-case hex, NUL included */
+#define KH_PKI_ANCHOR_MAX 64u         /* trust anchors per key store */
+#define KH_PKI_RESPONDER_DAYS_DEFAULT 30u
+#define KH_PKI_RESPONDER_DAYS_MAX 365u
 
 struct kh_pki;
 
@@ -65,6 +71,10 @@ struct kh_pki_options {
 	const struct kh_clock *clock;
 	/* Signed single-certificate OCSP responses kept (0 = KH_PKI_OCSP_CACHE_DEFAULT). */
 	unsigned ocsp_cache_max;
+	/* OCSP responses being signed at once, at most (0 = KH_PKI_OCSP_SIGN_DEFAULT); a miss
+	 * that finds them all busy for KH_PKI_OCSP_SIGN_WAIT_NS gets KH_ERR_RATE_LIMITED
+	 * (tryLater), so a flood of uncacheable requests cannot take every worker. */
+	unsigned ocsp_sign_max;
 };
 KH_MUST_CHECK kh_rc kh_pki_new(const struct kh_pki_options *opts, struct kh_pki **out);
 void kh_pki_free(struct kh_pki **pk);
@@ -99,6 +109,12 @@ struct kh_pki_ca {
 	int64_t not_after;    /* 0 while without a certificate */
 	uint64_t next_crl_number;
 	int64_t created_at;
+	int64_t anchor_id; /* external: the trust anchor that issued its certificate; 0: none */
+	/* A delegated OCSP responder (kh_pki_responder_issue): its key and when its certificate
+	 * ends; "" and 0 while the CA signs its OCSP responses itself. */
+	char responder_key_tag[KH_KEY_TAG_LEN + 1];
+	int64_t responder_not_after;
+	int64_t responder_generation; /* responder certificates issued so far */
 };
 
 /* A kms-manager of the key store. The CA's key "pki-ca.<name>" is created through keys/ (no
@@ -108,7 +124,9 @@ KH_MUST_CHECK kh_rc kh_pki_ca_create(struct kh_pki *pk, const struct kh_principa
                                      struct kh_buf *out_csr_pem);
 /* External CAs: installs the certificate (DER or PEM) issued for the CA's key (KH_ERR_BAD_KEY
  * for another key's; KH_ERR_BAD_INPUT for one that is no CA certificate; KH_ERR_CONFLICT when
- * one is installed already). A kms-manager. */
+ * one is installed already). When a trust anchor of the key store has the certificate's issuer
+ * as subject, the certificate must verify under it (KH_ERR_BAD_SIGNATURE) and the anchor ends
+ * the CA's chain from then on. A kms-manager. */
 KH_MUST_CHECK kh_rc kh_pki_ca_install(struct kh_pki *pk, const struct kh_principal *p,
                                       int64_t ca_id, struct kh_slice certificate,
                                       struct kh_pki_ca *out);
@@ -127,6 +145,83 @@ KH_MUST_CHECK kh_rc kh_pki_ca_list_after(struct kh_pki *pk, const struct kh_prin
                                          void *arg);
 /* The CA's certificate (DER), for anyone (the AIA path); KH_ERR_NOT_FOUND without one. */
 KH_MUST_CHECK kh_rc kh_pki_ca_certificate(struct kh_pki *pk, int64_t ca_id, struct kh_buf *out_der);
+
+/* ---- trust anchors (trust.c) ---- */
+
+/*
+ * Root certificates a key store trusts without holding their keys (a national root that
+ * issued an external CA's certificate, a partner's root). An anchor is a self-issued CA
+ * certificate whose self-signature verifies (SM2 with the GM/T default ID) and that is valid
+ * now. The trust list of a key store is its anchors then its root CAs' certificates.
+ */
+struct kh_pki_anchor {
+	int64_t id;
+	int64_t keystore_id;
+	char name[KH_LIMIT_NAME_MAX + 1];
+	char fingerprint[KH_PKI_FINGERPRINT_HEX_MAX]; /* SHA-256 of the DER */
+	char subject[KH_PKI_NAME_TEXT_MAX];
+	int64_t not_after;
+	int64_t created_at;
+};
+
+/* A kms-manager. certificate: PEM or DER. KH_ERR_BAD_INPUT (message says why) for what is no
+ * valid self-signed CA certificate, KH_ERR_BAD_SIGNATURE for a self-signature that does not
+ * verify, KH_ERR_CONFLICT for a name or certificate already there, KH_ERR_TOO_LARGE past
+ * KH_PKI_ANCHOR_MAX. Audited "pki.trust.add". */
+KH_MUST_CHECK kh_rc kh_pki_anchor_add(struct kh_pki *pk, const struct kh_principal *p,
+                                      const char *name, struct kh_slice certificate,
+                                      struct kh_pki_anchor *out, char *message, size_t message_len);
+/* Any account of the key store and the operator; out_der (may be NULL) gets the certificate. */
+KH_MUST_CHECK kh_rc kh_pki_anchor_get(struct kh_pki *pk, const struct kh_principal *p, int64_t id,
+                                      struct kh_pki_anchor *out, struct kh_buf *out_der);
+typedef kh_rc (*kh_pki_anchor_fn)(const struct kh_pki_anchor *a, void *arg);
+/* The anchors of the caller's key store (the operator: of keystore_id), by id. */
+KH_MUST_CHECK kh_rc kh_pki_anchor_list(struct kh_pki *pk, const struct kh_principal *p,
+                                       int64_t keystore_id, kh_pki_anchor_fn fn, void *arg);
+/* A kms-manager; KH_ERR_CONFLICT while an external CA's certificate chains to it. Audited
+ * "pki.trust.remove". */
+KH_MUST_CHECK kh_rc kh_pki_anchor_remove(struct kh_pki *pk, const struct kh_principal *p,
+                                         int64_t id);
+/* The trust list as PEM: the key store's anchors, then its root CAs' certificates. For the
+ * caller's key store (the operator: keystore_id). */
+KH_MUST_CHECK kh_rc kh_pki_trust_list(struct kh_pki *pk, const struct kh_principal *p,
+                                      int64_t keystore_id, struct kh_buf *out_pem);
+/* The same for the key store of CA ca_id, for anyone (published next to its CRL). */
+KH_MUST_CHECK kh_rc kh_pki_trust_list_public(struct kh_pki *pk, int64_t ca_id,
+                                             struct kh_buf *out_pem);
+
+/* ---- delegated OCSP responders (responder.c) ---- */
+
+/*
+ * RFC 6960 4.2.2.2: a CA may have its OCSP responses signed by a responder certificate it
+ * issued, with extKeyUsage id-kp-OCSPSigning and id-pkix-ocsp-nocheck, whose key is a keyhold
+ * key of the key store ("pki-ocsp.<ca id>.<generation>", same type as the CA's) so the CA key
+ * is not used for every answer. The responder's certificate goes in every response; it is a
+ * certificate of the CA like any other (listed, audited "pki.certificate.issue"). The service
+ * renews it (same key) when less than a third of its life is left.
+ */
+struct kh_pki_responder_issue {
+	unsigned
+	    validity_days; /* 0: KH_PKI_RESPONDER_DAYS_DEFAULT; max KH_PKI_RESPONDER_DAYS_MAX */
+	bool new_key;      /* a fresh key (the old one is scheduled for deletion) */
+};
+/* A kms-manager of the CA's key store (a first responder always gets a new key). out (may be
+ * NULL) gets the CA after the change, out_cert_der (may be NULL) the responder certificate.
+ * Audited "pki.ocsp_responder.issue". */
+KH_MUST_CHECK kh_rc kh_pki_responder_issue(struct kh_pki *pk, const struct kh_principal *p,
+                                           int64_t ca_id, const struct kh_pki_responder_issue *req,
+                                           struct kh_pki_ca *out, struct kh_buf *out_cert_der);
+/* Back to responses signed by the CA (for a responder key thought compromised: cached
+ * responses are dropped; revoke its certificate too). A kms-manager; KH_ERR_NOT_FOUND without
+ * a responder. Audited "pki.ocsp_responder.remove". */
+KH_MUST_CHECK kh_rc kh_pki_responder_remove(struct kh_pki *pk, const struct kh_principal *p,
+                                            int64_t ca_id);
+/* The responder certificate (DER) of the CA; KH_ERR_NOT_FOUND without one. Like kh_pki_ca_get. */
+KH_MUST_CHECK kh_rc kh_pki_responder_certificate(struct kh_pki *pk, const struct kh_principal *p,
+                                                 int64_t ca_id, struct kh_buf *out_der);
+/* The scheduler: the service renews up to max responder certificates past two thirds of
+ * their life; failures of one CA are logged. */
+KH_MUST_CHECK kh_rc kh_pki_responder_renew_due(struct kh_pki *pk, size_t max, size_t *out_count);
 
 /* ---- profiles ---- */
 
@@ -157,7 +252,16 @@ struct kh_pki_profile {
 };
 
 /* A kms-manager of the CA's key store, or the operator. Names as key names; duplicates
- * KH_ERR_CONFLICT. update replaces every field but the name. */
+ * KH_ERR_CONFLICT. update replaces every field but the name. The kind bounds the key usage: a
+ * signing certificate has no encipherment or key agreement bits, an encryption certificate no
+ * digitalSignature, nonRepudiation or CA bits and no Ed25519 key; a key_usage of 0 takes the
+ * kind's usual bits (sign: digitalSignature, nonRepudiation, or for a CA profile
+ * digitalSignature, keyCertSign, cRLSign; encrypt: keyEncipherment, dataEncipherment,
+ * keyAgreement, as GM/T 0015 encryption certificates; both: digitalSignature,
+ * keyEncipherment). KH_ERR_BAD_INPUT otherwise. */
+/* Why the profile's kind refuses its key usage, CA flag or key types, in English; NULL when
+ * it does not (the check create and update make). */
+const char *kh_pki_profile_kind_problem(const struct kh_pki_profile *pr);
 KH_MUST_CHECK kh_rc kh_pki_profile_create(struct kh_pki *pk, const struct kh_principal *p,
                                           const struct kh_pki_profile *in);
 KH_MUST_CHECK kh_rc kh_pki_profile_update(struct kh_pki *pk, const struct kh_principal *p,
@@ -324,13 +428,17 @@ KH_MUST_CHECK kh_rc kh_pki_crl_refresh_due(struct kh_pki *pk, size_t max, size_t
  * (kh_pki_ocsp_certid_matches) gets good, revoked (held: revoked with certificateHold) or
  * unknown by serial; a CertID of another issuer is unknown. The statuses are read in one read
  * transaction; the response is signed by the CA's key as the service of its key store, valid
- * KH_PKI_OCSP_VALIDITY_NS, the nonce echoed. Responses to a single CertID without a nonce are
- * kept in a bounded cache for half their validity and dropped when that certificate's status
- * changes on this node.
+ * KH_PKI_OCSP_VALIDITY_NS, the nonce echoed; by the CA's delegated responder when it has one
+ * (the CA's key when the responder's cannot sign: disabled, or mid-renewal). Responses to a
+ * single CertID without a nonce are kept in a bounded cache for half their validity and dropped
+ * when that certificate's status changes on this node. Signing is bounded (ocsp_sign_max):
+ * KH_ERR_RATE_LIMITED when the bound held for KH_PKI_OCSP_SIGN_WAIT_NS.
  */
 KH_MUST_CHECK kh_rc kh_pki_ocsp_respond(struct kh_pki *pk, int64_t ca_id,
                                         const struct kh_ocsp_request *req, struct kh_buf *out_der);
 /* Responses answered from the cache since the start (for metrics and tests). */
 uint64_t kh_pki_ocsp_cache_hits(struct kh_pki *pk);
+/* Misses refused because every signing slot stayed busy (for metrics and tests). */
+uint64_t kh_pki_ocsp_try_later(struct kh_pki *pk);
 
 #endif

@@ -20,6 +20,11 @@ struct kh_pki {
 	struct kh_audit *audit;
 	const struct kh_clock *clock;
 	struct kh_pki_ocsp_cache *ocsp; /* ocsp.c */
+	/* OCSP signatures in flight (ocsp.c) */
+	pthread_mutex_t sign_mu;
+	pthread_cond_t sign_cv;
+	unsigned signing, sign_max;
+	uint64_t try_later;
 };
 
 /* Who a function admits (kh_pki_may). */
@@ -71,7 +76,17 @@ KH_MUST_CHECK kh_rc kh_pki_certrow_decode(struct kh_store_rows *rows,
 KH_MUST_CHECK kh_rc kh_pki_certrow_load(struct kh_store_tx *tx, const char *serial,
                                         struct kh_pki_certificate *out, int64_t *keystore_id,
                                         struct kh_buf *der);
-/* The chain of a CA as PEM: its certificate then its parents' (within tx). */
+/* Trust anchors (trust.c): one by id (der may be NULL), and each of a key store's with its
+ * certificate. */
+KH_MUST_CHECK kh_rc kh_pki_anchor_load(struct kh_store_tx *tx, int64_t id,
+                                       struct kh_pki_anchor *out, struct kh_buf *der);
+typedef kh_rc (*kh_pki_anchor_der_fn)(const struct kh_pki_anchor *a, struct kh_slice der,
+                                      void *arg);
+KH_MUST_CHECK kh_rc kh_pki_anchor_each(struct kh_store_tx *tx, int64_t keystore_id,
+                                       kh_pki_anchor_der_fn fn, void *arg);
+
+/* The chain of a CA as PEM: its certificate then its parents', then the trust anchor that
+ * issued the topmost one if any (within tx). */
 KH_MUST_CHECK kh_rc kh_pki_chain_pem(struct kh_store_tx *tx, int64_t ca_id, struct kh_buf *out);
 
 /* Signs with the CA's key: as p when p is a kms-manager of the CA's key store (its own use of
@@ -108,6 +123,8 @@ KH_MUST_CHECK kh_rc kh_pki_cert_kind_parse(struct kh_slice s, enum kh_pki_cert_k
 KH_MUST_CHECK kh_rc kh_pki_ocsp_cache_new(unsigned max, struct kh_pki_ocsp_cache **out);
 void kh_pki_ocsp_cache_free(struct kh_pki_ocsp_cache **c);
 void kh_pki_ocsp_forget(struct kh_pki *pk, int64_t ca_id, const char *serial_hex);
+/* Every cached response of the CA (its signer changed). */
+void kh_pki_ocsp_forget_ca(struct kh_pki *pk, int64_t ca_id);
 
 /* Hex serial -> bytes (at most KH_PKI_SERIAL_MAX_LEN); KH_ERR_STORAGE when malformed. */
 KH_MUST_CHECK kh_rc kh_pki_serial_bytes(const char *hex, uint8_t *out, size_t *out_len);

@@ -6,10 +6,17 @@
  * each (a newer one replaces an older), kept for half their validity. A status change forgets
  * the serial's slot; a generation counter, bumped by every change, keeps a response read
  * before the change from entering the cache after it.
+ *
+ * A miss is signed by the CA's delegated responder when it has a valid one, else by the CA's
+ * key. Signatures in flight are bounded (kh_pki.sign_max): a miss waits a little for a slot,
+ * then gets tryLater, so uncacheable requests (nonces, many serials) cannot hold every worker.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 
+#include "base/kh_log.h"
 #include "base/kh_mem.h"
 #include "pki/kh_pki_int.h"
 
@@ -133,6 +140,17 @@ void kh_pki_ocsp_forget(struct kh_pki *pk, int64_t ca_id, const char *serial_hex
 	pthread_mutex_unlock(&c->mu);
 }
 
+void kh_pki_ocsp_forget_ca(struct kh_pki *pk, int64_t ca_id)
+{
+	struct kh_pki_ocsp_cache *c = pk->ocsp;
+	pthread_mutex_lock(&c->mu);
+	c->gen++;
+	for (size_t i = 0; i < c->count; i++)
+		if (c->slots[i].ca_id == ca_id)
+			slot_clear(&c->slots[i]);
+	pthread_mutex_unlock(&c->mu);
+}
+
 uint64_t kh_pki_ocsp_cache_hits(struct kh_pki *pk)
 {
 	pthread_mutex_lock(&pk->ocsp->mu);
@@ -141,15 +159,56 @@ uint64_t kh_pki_ocsp_cache_hits(struct kh_pki *pk)
 	return hits;
 }
 
+/* ---- signing slots ---- */
+
+static kh_rc slot_take(struct kh_pki *pk)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	int64_t ns = until.tv_nsec + KH_PKI_OCSP_SIGN_WAIT_NS;
+	until.tv_sec += (time_t)(ns / KH_NS_PER_SEC);
+	until.tv_nsec = (long)(ns % KH_NS_PER_SEC);
+	pthread_mutex_lock(&pk->sign_mu);
+	int err = 0;
+	while (pk->signing >= pk->sign_max && err != ETIMEDOUT)
+		err = pthread_cond_timedwait(&pk->sign_cv, &pk->sign_mu, &until);
+	bool got = pk->signing < pk->sign_max;
+	if (got)
+		pk->signing++;
+	else
+		pk->try_later++;
+	pthread_mutex_unlock(&pk->sign_mu);
+	return got ? KH_OK : KH_ERR_RATE_LIMITED;
+}
+
+static void slot_give(struct kh_pki *pk)
+{
+	pthread_mutex_lock(&pk->sign_mu);
+	pk->signing--;
+	pthread_cond_signal(&pk->sign_cv);
+	pthread_mutex_unlock(&pk->sign_mu);
+}
+
+uint64_t kh_pki_ocsp_try_later(struct kh_pki *pk)
+{
+	pthread_mutex_lock(&pk->sign_mu);
+	uint64_t n = pk->try_later;
+	pthread_mutex_unlock(&pk->sign_mu);
+	return n;
+}
+
 /* ---- answering ---- */
 
 struct answer {
 	struct kh_pki_ca ca;
 	struct kh_buf ca_der;
+	struct kh_buf responder_der; /* empty: the CA signs */
+	bool by_responder;
 	const struct kh_ocsp_request *req;
 	struct kh_ocsp_single singles[KH_PKI_OCSP_CERTIDS_MAX];
 	int64_t now;
 	struct kh_buf *out;
+	size_t mark; /* out's length before the response */
 };
 
 static kh_rc status_of(struct kh_store_tx *tx, int64_t ca_id, struct kh_ocsp_single *one)
@@ -189,10 +248,28 @@ out:
 	return rc;
 }
 
+/* The delegated responder's certificate, while it is valid. */
+static kh_rc read_responder(struct answer *a, struct kh_store_tx *tx)
+{
+	if (a->ca.responder_key_tag[0] == '\0' || a->ca.responder_not_after <= a->now)
+		return KH_OK;
+	struct kh_store_rows *rows = NULL;
+	bool found = false;
+	struct kh_store_val v[] = {KH_SV_INT(a->ca.id)};
+	KH_GUARD(kh_store_query_one(tx, &kh_q_pki_ca_responder, v, 1, &rows, &found));
+	kh_rc rc = KH_OK;
+	struct kh_slice der;
+	if (found && kh_store_rows_blob(rows, 1, &der) == KH_OK)
+		rc = kh_buf_append(&a->responder_der, der);
+	kh_store_rows_close(&rows);
+	return rc;
+}
+
 static kh_rc read_in(struct answer *a, struct kh_store_tx *tx, int64_t ca_id)
 {
 	KH_GUARD(kh_pki_ca_load(tx, ca_id, &a->ca, &a->ca_der, NULL));
 	KH_ENSURE(a->ca.has_certificate, KH_ERR_NOT_FOUND);
+	KH_GUARD(read_responder(a, tx));
 	int64_t now_s = kh_pki_sec(a->now);
 	for (size_t i = 0; i < a->req->id_count; i++) {
 		struct kh_ocsp_single *one = &a->singles[i];
@@ -214,7 +291,8 @@ static kh_rc sign_fn(void *arg, const struct kh_pkey *key)
 {
 	struct answer *a = arg;
 	struct kh_ocsp_response_params params = {
-	    .signer_cert = kh_buf_slice(&a->ca_der),
+	    .signer_cert = kh_buf_slice(a->by_responder ? &a->responder_der : &a->ca_der),
+	    .include_signer_cert = a->by_responder,
 	    .produced_at = kh_pki_sec(a->now),
 	    .singles = a->singles,
 	    .single_count = a->req->id_count,
@@ -224,6 +302,23 @@ static kh_rc sign_fn(void *arg, const struct kh_pkey *key)
 	return kh_pki_ocsp_response_build(key, &params, a->out);
 }
 
+static kh_rc sign(struct kh_pki *pk, struct answer *a)
+{
+	struct kh_principal sys = {.kind = KH_PRINCIPAL_SYSTEM, .keystore_id = a->ca.keystore_id};
+	if (a->responder_der.len > 0) {
+		a->by_responder = true;
+		kh_rc rc = kh_keys_with_signer(pk->keys, &sys, a->ca.responder_key_tag, sign_fn, a);
+		if (rc == KH_OK || kh_rc_class_of(rc) == KH_CLASS_NOMEM)
+			return rc;
+		/* Disabled, or renewed between the read and now: the CA answers this one. */
+		KH_LOG_WARN("OCSP responder key cannot sign; the CA signs",
+		            KH_LF_INT("ca", a->ca.id), KH_LF_RC(rc));
+		kh_buf_truncate(a->out, a->mark);
+		a->by_responder = false;
+	}
+	return kh_keys_with_signer(pk->keys, &sys, a->ca.key_tag, sign_fn, a);
+}
+
 static kh_rc respond(struct kh_pki *pk, int64_t ca_id, struct answer *a)
 {
 	struct kh_store_tx *tx = NULL;
@@ -231,8 +326,10 @@ static kh_rc respond(struct kh_pki *pk, int64_t ca_id, struct answer *a)
 	kh_rc rc = read_in(a, tx, ca_id);
 	kh_store_read_end(&tx);
 	KH_GUARD(rc);
-	struct kh_principal sys = {.kind = KH_PRINCIPAL_SYSTEM, .keystore_id = a->ca.keystore_id};
-	return kh_keys_with_signer(pk->keys, &sys, a->ca.key_tag, sign_fn, a);
+	KH_GUARD(slot_take(pk));
+	rc = sign(pk, a);
+	slot_give(pk);
+	return rc;
 }
 
 kh_rc kh_pki_ocsp_respond(struct kh_pki *pk, int64_t ca_id, const struct kh_ocsp_request *req,
@@ -254,7 +351,9 @@ kh_rc kh_pki_ocsp_respond(struct kh_pki *pk, int64_t ca_id, const struct kh_ocsp
 	a->req = req;
 	a->now = now;
 	a->out = out_der;
+	a->mark = mark;
 	kh_buf_init(&a->ca_der, KH_LIMIT_KEY_ENCODED_BYTES, KH_BUF_PLAIN);
+	kh_buf_init(&a->responder_der, KH_LIMIT_KEY_ENCODED_BYTES, KH_BUF_PLAIN);
 	kh_rc rc = respond(pk, ca_id, a);
 	if (rc == KH_OK && cacheable)
 		cache_put(pk->ocsp, ca_id, &req->ids[0], now + KH_PKI_OCSP_VALIDITY_NS / 2,
@@ -262,6 +361,7 @@ kh_rc kh_pki_ocsp_respond(struct kh_pki *pk, int64_t ca_id, const struct kh_ocsp
 	if (rc != KH_OK && out_der->len > mark)
 		kh_buf_truncate(out_der, mark);
 	kh_buf_cleanup(&a->ca_der);
+	kh_buf_cleanup(&a->responder_der);
 	kh_free(&a);
 	return rc;
 }

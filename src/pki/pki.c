@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/kh_codec.h"
 #include "base/kh_log.h"
@@ -22,12 +23,30 @@ kh_rc kh_pki_new(const struct kh_pki_options *opts, struct kh_pki **out)
 	pk->store = opts->store;
 	pk->audit = opts->audit;
 	pk->clock = opts->clock;
+	pk->sign_max = opts->ocsp_sign_max != 0 ? opts->ocsp_sign_max : KH_PKI_OCSP_SIGN_DEFAULT;
 	kh_rc rc = kh_pki_ocsp_cache_new(opts->ocsp_cache_max != 0 ? opts->ocsp_cache_max
 	                                                           : KH_PKI_OCSP_CACHE_DEFAULT,
 	                                 &pk->ocsp);
 	if (rc != KH_OK) {
 		kh_free(&pk);
 		return rc;
+	}
+	/* The wait for a signing slot is timed on the monotonic clock. */
+	pthread_condattr_t attr;
+	bool ok = pthread_condattr_init(&attr) == 0;
+	if (ok) {
+		ok = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 &&
+		     pthread_cond_init(&pk->sign_cv, &attr) == 0;
+		pthread_condattr_destroy(&attr);
+	}
+	if (ok && pthread_mutex_init(&pk->sign_mu, NULL) != 0) {
+		pthread_cond_destroy(&pk->sign_cv);
+		ok = false;
+	}
+	if (!ok) {
+		kh_pki_ocsp_cache_free(&pk->ocsp);
+		kh_free(&pk);
+		return KH_ERR_NOMEM;
 	}
 	*out = pk;
 	return KH_OK;
@@ -38,6 +57,8 @@ void kh_pki_free(struct kh_pki **pk)
 	if (pk == NULL || *pk == NULL)
 		return;
 	kh_pki_ocsp_cache_free(&(*pk)->ocsp);
+	pthread_cond_destroy(&(*pk)->sign_cv);
+	pthread_mutex_destroy(&(*pk)->sign_mu);
 	kh_free(pk);
 }
 

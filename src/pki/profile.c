@@ -16,6 +16,51 @@
 	 KH_PKI_KEY_TYPE_BIT(KH_PKEY_SM2))
 #define ALL_KEY_USAGES 0x7fu
 
+#define SIGN_USAGES                                                                                \
+	(KH_PKI_KU_DIGITAL_SIGNATURE | KH_PKI_KU_NON_REPUDIATION | KH_PKI_KU_KEY_CERT_SIGN |       \
+	 KH_PKI_KU_CRL_SIGN)
+#define ENCRYPT_USAGES                                                                             \
+	(KH_PKI_KU_KEY_ENCIPHERMENT | KH_PKI_KU_DATA_ENCIPHERMENT | KH_PKI_KU_KEY_AGREEMENT)
+
+const char *kh_pki_profile_kind_problem(const struct kh_pki_profile *pr)
+{
+	switch (pr->kind) {
+	case KH_PKI_CERT_SIGN:
+		if ((pr->key_usage & ENCRYPT_USAGES) != 0)
+			return "a signing profile cannot have keyEncipherment, dataEncipherment or"
+			       " keyAgreement";
+		return NULL;
+	case KH_PKI_CERT_ENCRYPT:
+		if ((pr->key_usage & SIGN_USAGES) != 0)
+			return "an encryption profile cannot have digitalSignature, nonRepudiation,"
+			       " keyCertSign or cRLSign";
+		if (pr->is_ca)
+			return "an encryption profile cannot issue CA certificates";
+		if ((pr->key_types & KH_PKI_KEY_TYPE_BIT(KH_PKEY_ED25519)) != 0)
+			return "an encryption profile cannot allow ed25519 keys (signing only)";
+		return NULL;
+	case KH_PKI_CERT_BOTH:
+		return NULL;
+	}
+	return "unknown kind";
+}
+
+/* The kind's usual key usage when the profile names none. */
+static unsigned kind_default_usage(const struct kh_pki_profile *pr)
+{
+	switch (pr->kind) {
+	case KH_PKI_CERT_SIGN:
+		return pr->is_ca ? KH_PKI_KU_DIGITAL_SIGNATURE | KH_PKI_KU_KEY_CERT_SIGN |
+		                       KH_PKI_KU_CRL_SIGN
+		                 : KH_PKI_KU_DIGITAL_SIGNATURE | KH_PKI_KU_NON_REPUDIATION;
+	case KH_PKI_CERT_ENCRYPT:
+		return ENCRYPT_USAGES;
+	case KH_PKI_CERT_BOTH:
+		return KH_PKI_KU_DIGITAL_SIGNATURE | KH_PKI_KU_KEY_ENCIPHERMENT;
+	}
+	return 0;
+}
+
 static bool text_ok(const char *s, size_t max)
 {
 	return strnlen(s, max) < max;
@@ -35,6 +80,7 @@ static kh_rc check(const struct kh_pki_profile *in)
 	              text_ok(in->ocsp_url, sizeof(in->ocsp_url)) &&
 	              text_ok(in->ca_issuers_url, sizeof(in->ca_issuers_url)),
 	          KH_ERR_BAD_INPUT);
+	KH_ENSURE(kh_pki_profile_kind_problem(in) == NULL, KH_ERR_BAD_INPUT);
 	return KH_OK;
 }
 
@@ -113,12 +159,12 @@ static void profile_detail(struct kh_pki_change *ch, const struct kh_pki_profile
 }
 
 struct profile_arg {
-	const struct kh_pki_profile *in;
+	struct kh_pki_profile in; /* with the kind's usual key usage when it named none */
 };
 
 static kh_rc create_fn(struct kh_pki_change *ch, struct kh_store_tx *tx)
 {
-	const struct kh_pki_profile *in = ((const struct profile_arg *)ch->arg)->in;
+	const struct kh_pki_profile *in = &((const struct profile_arg *)ch->arg)->in;
 	KH_GUARD(managed_ca(ch, tx, in->ca_id));
 	KH_GUARD(check(in));
 	struct kh_store_val v[] = {
@@ -145,7 +191,7 @@ static kh_rc create_fn(struct kh_pki_change *ch, struct kh_store_tx *tx)
 
 static kh_rc update_fn(struct kh_pki_change *ch, struct kh_store_tx *tx)
 {
-	const struct kh_pki_profile *in = ((const struct profile_arg *)ch->arg)->in;
+	const struct kh_pki_profile *in = &((const struct profile_arg *)ch->arg)->in;
 	uint64_t changed = 0;
 	KH_GUARD(managed_ca(ch, tx, in->ca_id));
 	KH_GUARD(check(in));
@@ -174,7 +220,9 @@ static kh_rc update_fn(struct kh_pki_change *ch, struct kh_store_tx *tx)
 kh_rc kh_pki_profile_create(struct kh_pki *pk, const struct kh_principal *p,
                             const struct kh_pki_profile *in)
 {
-	struct profile_arg a = {in};
+	struct profile_arg a = {*in};
+	if (a.in.key_usage == 0)
+		a.in.key_usage = kind_default_usage(in);
 	struct kh_pki_change ch = {
 	    .pk = pk, .p = p, .op = "pki.profile.create", .apply = create_fn, .arg = &a};
 	return kh_pki_change_run(&ch);
@@ -183,7 +231,9 @@ kh_rc kh_pki_profile_create(struct kh_pki *pk, const struct kh_principal *p,
 kh_rc kh_pki_profile_update(struct kh_pki *pk, const struct kh_principal *p,
                             const struct kh_pki_profile *in)
 {
-	struct profile_arg a = {in};
+	struct profile_arg a = {*in};
+	if (a.in.key_usage == 0)
+		a.in.key_usage = kind_default_usage(in);
 	struct kh_pki_change ch = {
 	    .pk = pk, .p = p, .op = "pki.profile.update", .apply = update_fn, .arg = &a};
 	return kh_pki_change_run(&ch);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Statements of the PKI (pki/kh_pki.h): CAs, profiles, registration requests, certificates and
- * CRLs (migration 5). Each kind of row is read in one fixed column order (the enums below), so
- * pki/ decodes it with one decoder. Times are Unix nanoseconds; serials upper-case hex.
+ * CRLs (migration 5), trust anchors and OCSP responders (migration 6). Each kind of row is read in
+ * one fixed column order (the enums below), so pki/ decodes it with one decoder. Times are Unix
+ * nanoseconds; serials upper-case hex.
  */
 #ifndef KH_STORE_PKI_H
 #define KH_STORE_PKI_H
@@ -22,6 +23,21 @@ enum kh_q_pki_ca_col {
 	KH_QPC_NOT_AFTER,
 	KH_QPC_NEXT_CRL_NUMBER,
 	KH_QPC_CREATED_AT,
+	KH_QPC_ANCHOR_ID,
+	KH_QPC_RESPONDER_KEY_TAG,
+	KH_QPC_RESPONDER_NOT_AFTER,
+	KH_QPC_RESPONDER_GENERATION,
+};
+
+enum kh_q_pki_anchor_col {
+	KH_QPA_ID,
+	KH_QPA_KEYSTORE_ID,
+	KH_QPA_NAME,
+	KH_QPA_FINGERPRINT,
+	KH_QPA_SUBJECT,
+	KH_QPA_NOT_AFTER,
+	KH_QPA_CERTIFICATE,
+	KH_QPA_CREATED_AT,
 };
 
 enum kh_q_pki_profile_col {
@@ -86,8 +102,34 @@ extern const struct kh_store_query kh_q_pki_ca_get;
 extern const struct kh_store_query kh_q_pki_ca_by_name;
 /* keystore_id (0: all), after_id, limit -> CA columns, by id */
 extern const struct kh_store_query kh_q_pki_ca_list;
-/* certificate, not_after, id: installs an external CA's certificate (only while it has none) */
+/* certificate, not_after, anchor_id (or NULL), id: installs an external CA's certificate (only
+ * while it has none) */
 extern const struct kh_store_query kh_q_pki_ca_install;
+/* id -> responder_key_tag, responder_cert, responder_not_after (no row: the CA signs) */
+extern const struct kh_store_query kh_q_pki_ca_responder;
+/* key_tag, cert, not_after, new generation, id, old generation: a new responder certificate
+ * (only if no other change came first) */
+extern const struct kh_store_query kh_q_pki_ca_set_responder;
+/* id: back to responses signed by the CA */
+extern const struct kh_store_query kh_q_pki_ca_clear_responder;
+/* before, limit -> id of the CAs whose responder certificate ends before `before` */
+extern const struct kh_store_query kh_q_pki_ca_responder_due;
+/* keystore_id -> certificate of each root CA, by id */
+extern const struct kh_store_query kh_q_pki_ca_roots;
+
+/* keystore_id, name, fingerprint, subject, not_after, certificate, created_at -> id */
+extern const struct kh_store_query kh_q_pki_anchor_insert;
+/* id -> anchor columns */
+extern const struct kh_store_query kh_q_pki_anchor_get;
+/* keystore_id, name, fingerprint -> id of an anchor with that name or certificate */
+extern const struct kh_store_query kh_q_pki_anchor_clash;
+/* keystore_id, after_id, limit -> anchor columns, by id */
+extern const struct kh_store_query kh_q_pki_anchor_list;
+/* id */
+extern const struct kh_store_query kh_q_pki_anchor_delete;
+/* id -> name of a CA whose certificate it issued */
+extern const struct kh_store_query kh_q_pki_anchor_users;
+
 /* id, number: takes CRL number `number` (only if it is still the next one) */
 extern const struct kh_store_query kh_q_pki_ca_take_crl_number;
 

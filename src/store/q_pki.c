@@ -4,7 +4,10 @@
 
 #define CA_COLUMNS                                                                                 \
 	"id, keystore_id, name, kind, key_tag, parent_id, certificate, csr, subject, not_after,"   \
-	" next_crl_number, created_at"
+	" next_crl_number, created_at, anchor_id, responder_key_tag, responder_not_after,"         \
+	" responder_generation"
+#define ANCHOR_COLUMNS                                                                             \
+	"id, keystore_id, name, fingerprint, subject, not_after, certificate, created_at"
 #define PROFILE_COLUMNS                                                                            \
 	"ca_id, name, key_types, validity_days, key_usage, ekus, is_ca, path_len, approval, kind," \
 	" crl_url, ocsp_url, ca_issuers_url, created_at, updated_at"
@@ -30,8 +33,43 @@ const struct kh_store_query kh_q_pki_ca_list = {
     "pki_ca.list", "SELECT " CA_COLUMNS " FROM pki_cas WHERE (?1 = 0 OR keystore_id = ?1)"
                    " AND id > ?2 ORDER BY id LIMIT ?3"};
 const struct kh_store_query kh_q_pki_ca_install = {
-    "pki_ca.install", "UPDATE pki_cas SET certificate = ?, not_after = ?"
+    "pki_ca.install", "UPDATE pki_cas SET certificate = ?, not_after = ?, anchor_id = ?"
                       " WHERE id = ? AND certificate IS NULL"};
+const struct kh_store_query kh_q_pki_ca_responder = {
+    "pki_ca.responder", "SELECT responder_key_tag, responder_cert, responder_not_after"
+                        " FROM pki_cas WHERE id = ? AND responder_cert IS NOT NULL"};
+const struct kh_store_query kh_q_pki_ca_set_responder = {
+    "pki_ca.set_responder",
+    "UPDATE pki_cas SET responder_key_tag = ?, responder_cert = ?, responder_not_after = ?,"
+    " responder_generation = ? WHERE id = ? AND responder_generation = ?"};
+const struct kh_store_query kh_q_pki_ca_clear_responder = {
+    "pki_ca.clear_responder",
+    "UPDATE pki_cas SET responder_key_tag = NULL, responder_cert = NULL,"
+    " responder_not_after = NULL WHERE id = ? AND responder_cert IS NOT NULL"};
+const struct kh_store_query kh_q_pki_ca_responder_due = {
+    "pki_ca.responder_due", "SELECT id FROM pki_cas WHERE responder_cert IS NOT NULL"
+                            " AND responder_not_after < ? ORDER BY responder_not_after LIMIT ?"};
+const struct kh_store_query kh_q_pki_ca_roots = {
+    "pki_ca.roots", "SELECT certificate FROM pki_cas WHERE keystore_id = ? AND kind = 'root'"
+                    " AND certificate IS NOT NULL ORDER BY id"};
+
+const struct kh_store_query kh_q_pki_anchor_insert = {
+    "pki_anchor.insert",
+    "INSERT INTO pki_trust_anchors (keystore_id, name, fingerprint, subject, not_after,"
+    " certificate, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id"};
+const struct kh_store_query kh_q_pki_anchor_get = {
+    "pki_anchor.get", "SELECT " ANCHOR_COLUMNS " FROM pki_trust_anchors WHERE id = ?"};
+const struct kh_store_query kh_q_pki_anchor_clash = {
+    "pki_anchor.clash", "SELECT id FROM pki_trust_anchors WHERE keystore_id = ?"
+                        " AND (name = ? OR fingerprint = ?)"};
+const struct kh_store_query kh_q_pki_anchor_list = {
+    "pki_anchor.list", "SELECT " ANCHOR_COLUMNS " FROM pki_trust_anchors WHERE keystore_id = ?"
+                       " AND id > ? ORDER BY id LIMIT ?"};
+const struct kh_store_query kh_q_pki_anchor_delete = {"pki_anchor.delete",
+                                                      "DELETE FROM pki_trust_anchors WHERE id = ?"};
+const struct kh_store_query kh_q_pki_anchor_users = {
+    "pki_anchor.users", "SELECT name FROM pki_cas WHERE anchor_id = ? ORDER BY id LIMIT 1"};
+
 const struct kh_store_query kh_q_pki_ca_take_crl_number = {
     "pki_ca.take_crl_number", "UPDATE pki_cas SET next_crl_number = next_crl_number + 1"
                               " WHERE id = ? AND next_crl_number = ?"};

@@ -23,6 +23,7 @@
  *  pki_cas, pki_profiles, pki_requests, pki_certificates, pki_crls   the PKI (pki/, PKI.md):
  *                 CAs whose private key is a keyhold key of the key store (key_tag), their
  *                 profiles, registration requests, issued certificates and signed CRLs.
+ *  pki_trust_anchors  root certificates a key store trusts without holding their keys.
  */
 #include "store/kh_store_int.h"
 
@@ -286,13 +287,37 @@ static const char *const m5[] = {
     "CREATE INDEX pki_crls_by_kind ON pki_crls(ca_id, delta, number)",
 };
 
+/* 6: trust anchors (root certificates trusted, not held; an external CA's certificate is
+ * checked against the one that issued it, anchor_id) and delegated OCSP responders (a key of
+ * the key store, responder_key_tag, certified by the CA with id-kp-OCSPSigning; NULL while the
+ * CA signs its own OCSP responses). */
+static const char *const m6[] = {
+    "CREATE TABLE pki_trust_anchors ("
+    " id INTEGER PRIMARY KEY,"
+    " keystore_id INTEGER NOT NULL REFERENCES keystores(id),"
+    " name TEXT NOT NULL,"
+    " fingerprint TEXT NOT NULL,"
+    " subject TEXT NOT NULL,"
+    " not_after INTEGER NOT NULL,"
+    " certificate BLOB NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " UNIQUE (keystore_id, name),"
+    " UNIQUE (keystore_id, fingerprint))",
+    "ALTER TABLE pki_cas ADD COLUMN anchor_id INTEGER REFERENCES pki_trust_anchors(id)",
+    "ALTER TABLE pki_cas ADD COLUMN responder_key_tag TEXT",
+    "ALTER TABLE pki_cas ADD COLUMN responder_cert BLOB",
+    "ALTER TABLE pki_cas ADD COLUMN responder_not_after INTEGER",
+    "ALTER TABLE pki_cas ADD COLUMN responder_generation INTEGER NOT NULL DEFAULT 0",
+};
+
 #define MIGRATION(n, stmts)                                                                        \
 	{                                                                                          \
 		n, stmts, sizeof(stmts) / sizeof((stmts)[0])                                       \
 	}
 
 const struct kh_store_migration kh_store_migrations[] = {
-    MIGRATION(1, m1), MIGRATION(2, m2), MIGRATION(3, m3), MIGRATION(4, m4), MIGRATION(5, m5),
+    MIGRATION(1, m1), MIGRATION(2, m2), MIGRATION(3, m3),
+    MIGRATION(4, m4), MIGRATION(5, m5), MIGRATION(6, m6),
 };
 const size_t kh_store_migration_count =
     sizeof(kh_store_migrations) / sizeof(kh_store_migrations[0]);

@@ -138,3 +138,33 @@ struct kh_pki_request kh_test_pki_issue(struct kh_test_pki *e, int64_t ca_id, co
 	kh_buf_cleanup(&csr);
 	return r;
 }
+
+void kh_test_pki_ocsp_request(const struct kh_buf *ca_der, const char *const *serials, size_t n,
+                              bool nonce, struct kh_ocsp_request *out)
+{
+	char dir[256], path[320], cmd[2048];
+	kh_test_tmpdir(dir, sizeof(dir));
+	struct kh_buf pem;
+	kh_buf_init(&pem, 1024 * 1024, KH_BUF_PLAIN);
+	assert_int_equal(kh_pki_cert_to_pem(kh_buf_slice(ca_der), &pem), KH_OK);
+	snprintf(path, sizeof(path), "%s/ca.pem", dir);
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(pem.ptr, 1, pem.len, f), pem.len);
+	fclose(f);
+	int w = snprintf(cmd, sizeof(cmd), "openssl ocsp -issuer %s/ca.pem -reqout %s/req.der %s",
+	                 dir, dir, nonce ? "-nonce" : "-no_nonce");
+	for (size_t i = 0; i < n; i++)
+		w += snprintf(cmd + w, sizeof(cmd) - (size_t)w, " -serial 0x%s", serials[i]);
+	assert_true(w > 0 && (size_t)w < sizeof(cmd));
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/req.der", dir);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	uint8_t buf[4096];
+	size_t len = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	assert_int_equal(kh_pki_ocsp_request_parse(KH_SLICE(buf, len), out), KH_OK);
+	kh_test_rmtree(dir);
+	kh_buf_cleanup(&pem);
+}

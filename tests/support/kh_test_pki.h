@@ -41,4 +41,8 @@ struct kh_buf kh_test_pki_csr(enum kh_pkey_type type, const char *subject,
 struct kh_pki_request kh_test_pki_issue(struct kh_test_pki *e, int64_t ca_id, const char *profile,
                                         enum kh_pkey_type type, const char *cn);
 
+/* An OCSP request made by `openssl ocsp -reqout` for the serials (hex) under the CA, parsed. */
+void kh_test_pki_ocsp_request(const struct kh_buf *ca_der, const char *const *serials, size_t n,
+                              bool nonce, struct kh_ocsp_request *out);
+
 #endif

@@ -252,37 +252,6 @@ static void sm2_full_and_delta_crls(void **state)
 }
 
 /* An OCSP request for the serials made by openssl ocsp with the CA's certificate. */
-static void ocsp_request(struct kh_test_pki *e, const struct kh_buf *ca_der,
-                         const char *const *serials, size_t n, bool nonce,
-                         struct kh_ocsp_request *out)
-{
-	char dir[256], path[320], cmd[2048];
-	(void)e;
-	kh_test_tmpdir(dir, sizeof(dir));
-	struct kh_buf pem = new_buf();
-	assert_int_equal(kh_pki_cert_to_pem(kh_buf_slice(ca_der), &pem), KH_OK);
-	snprintf(path, sizeof(path), "%s/ca.pem", dir);
-	FILE *f = fopen(path, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(pem.ptr, 1, pem.len, f), pem.len);
-	fclose(f);
-	int w = snprintf(cmd, sizeof(cmd), "openssl ocsp -issuer %s/ca.pem -reqout %s/req.der %s",
-	                 dir, dir, nonce ? "-nonce" : "-no_nonce");
-	for (size_t i = 0; i < n; i++)
-		w += snprintf(cmd + w, sizeof(cmd) - (size_t)w, " -serial 0x%s", serials[i]);
-	assert_true(w > 0 && (size_t)w < sizeof(cmd));
-	assert_int_equal(system(cmd), 0);
-	snprintf(path, sizeof(path), "%s/req.der", dir);
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	uint8_t buf[4096];
-	size_t len = fread(buf, 1, sizeof(buf), f);
-	fclose(f);
-	assert_int_equal(kh_pki_ocsp_request_parse(KH_SLICE(buf, len), out), KH_OK);
-	kh_test_rmtree(dir);
-	kh_buf_cleanup(&pem);
-}
-
 static void ocsp_answer(struct kh_test_pki *e, struct pki *x, const struct kh_ocsp_request *req,
                         struct kh_ocsp_response_info *info)
 {
@@ -307,7 +276,7 @@ static void ocsp_good_revoked_unknown(struct kh_test_pki *e, enum kh_key_type ty
 	struct kh_ocsp_request req;
 	struct kh_ocsp_response_info *info = calloc(1, sizeof(*info));
 	assert_non_null(info);
-	ocsp_request(e, &x.ca_der, serials, 4, true, &req);
+	kh_test_pki_ocsp_request(&x.ca_der, serials, 4, true, &req);
 	ocsp_answer(e, &x, &req, info);
 	assert_int_equal(info->singles[0].status, KH_OCSP_GOOD);
 	assert_int_equal(info->singles[1].status, KH_OCSP_REVOKED);
@@ -323,7 +292,7 @@ static void ocsp_good_revoked_unknown(struct kh_test_pki *e, enum kh_key_type ty
 	/* A CertID of another issuer (the root) is unknown, even for an issued serial. */
 	struct kh_buf root_der = kh_test_pki_ca_cert(e, x.root.id);
 	struct kh_ocsp_request other;
-	ocsp_request(e, &root_der, serials, 1, false, &other);
+	kh_test_pki_ocsp_request(&root_der, serials, 1, false, &other);
 	ocsp_answer(e, &x, &other, info);
 	assert_int_equal(info->singles[0].status, KH_OCSP_UNKNOWN);
 	kh_buf_cleanup(&root_der);
@@ -350,7 +319,7 @@ static void ocsp_cache_serves_and_forgets_on_revocation(void **state)
 	struct kh_ocsp_request req;
 	struct kh_ocsp_response_info *info = calloc(1, sizeof(*info));
 	assert_non_null(info);
-	ocsp_request(e, &x.ca_der, serials, 1, false, &req);
+	kh_test_pki_ocsp_request(&x.ca_der, serials, 1, false, &req);
 	struct kh_key_info key;
 
 	ocsp_answer(e, &x, &req, info);
@@ -383,7 +352,7 @@ static void ocsp_cache_serves_and_forgets_on_revocation(void **state)
 	const char *s2[] = {x.serial[1]};
 	struct kh_ocsp_request req2;
 	struct kh_buf resp = new_buf();
-	ocsp_request(e, &x.ca_der, s2, 1, false, &req2);
+	kh_test_pki_ocsp_request(&x.ca_der, s2, 1, false, &req2);
 	assert_int_equal(kh_pki_ocsp_respond(e->pk, x.ca.id, &req2, &resp), KH_ERR_KEY_DISABLED);
 	assert_int_equal(resp.len, 0);
 	assert_int_equal(kh_pki_ocsp_respond(e->pk, 999, &req2, &resp), KH_ERR_NOT_FOUND);
