@@ -124,6 +124,8 @@ struct kh_metrics_gauges {
 	uint64_t notifications_pending;
 	bool xks_known;
 	struct kh_api_xks_counts xks;
+	bool ocsp_known;
+	uint64_t ocsp_cache_hits, ocsp_try_later;
 };
 /* Appends the Prometheus text exposition (format 0.0.4) of everything to out. */
 KH_MUST_CHECK kh_rc kh_metrics_write(struct kh_metrics *m, const struct kh_metrics_gauges *g,

@@ -19,6 +19,7 @@
 #include "api/kh_api_int.h"
 #include "base/kh_log.h"
 #include "base/kh_mem.h"
+#include "pki/kh_pki.h"
 #include "store/kh_store_keys.h"
 
 #define CONTENT_TYPE "text/plain; version=0.0.4"
@@ -281,6 +282,16 @@ static void write_gauges(const struct kh_metrics_gauges *g, struct kh_buf *out, 
 		put(out, rc, "keyhold_xks_health_checks_total %llu\n",
 		    (unsigned long long)x->health_checks);
 	}
+	if (g->ocsp_known) {
+		family(out, rc, "keyhold_ocsp_cache_hits_total", "counter",
+		       "OCSP requests answered with a cached pre-signed response.");
+		put(out, rc, "keyhold_ocsp_cache_hits_total %llu\n",
+		    (unsigned long long)g->ocsp_cache_hits);
+		family(out, rc, "keyhold_ocsp_try_later_total", "counter",
+		       "OCSP requests answered tryLater: every signing slot stayed busy.");
+		put(out, rc, "keyhold_ocsp_try_later_total %llu\n",
+		    (unsigned long long)g->ocsp_try_later);
+	}
 }
 
 kh_rc kh_metrics_write(struct kh_metrics *m, const struct kh_metrics_gauges *g, struct kh_buf *out)
@@ -346,6 +357,11 @@ static void gather(struct kh_api *api, struct kh_metrics_gauges *g)
 	if (api->xks_stats != NULL) {
 		api->xks_stats(api->xks_stats_arg, &g->xks);
 		g->xks_known = true;
+	}
+	if (api->pki != NULL) {
+		g->ocsp_cache_hits = kh_pki_ocsp_cache_hits(api->pki);
+		g->ocsp_try_later = kh_pki_ocsp_try_later(api->pki);
+		g->ocsp_known = true;
 	}
 	kh_rc keys = count_keys(api, g->keys);
 	g->keys_known = keys == KH_OK;

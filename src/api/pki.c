@@ -238,6 +238,19 @@ static kh_rc write_ca(struct kh_json_writer *w, const struct kh_pki_ca *ca,
 		kh_json_time(w, ca->not_after);
 	else
 		kh_json_null(w);
+	if (ca->anchor_id != 0) {
+		kh_json_key(w, "trust_anchor");
+		kh_json_int(w, ca->anchor_id);
+	}
+	if (ca->responder_key_tag[0] != '\0') {
+		kh_json_key(w, "ocsp_responder");
+		kh_json_object_begin(w);
+		kh_json_key(w, "key");
+		kh_json_cstr(w, ca->responder_key_tag);
+		kh_json_key(w, "not_after");
+		kh_json_time(w, ca->responder_not_after);
+		kh_json_object_end(w);
+	}
 	if (cert_der.len > 0)
 		KH_GUARD(write_pem(w, "certificate_pem", cert_der));
 	if (csr_pem.len > 0 && !ca->has_certificate) {
@@ -278,6 +291,16 @@ static kh_rc ca_answer(struct kh_api_call *c, int64_t id, bool chain)
 			if (parent.parent_id == 0)
 				break;
 			parent.id = parent.parent_id;
+		}
+		/* An external CA's chain ends with the trust anchor that issued it. */
+		if (rc == KH_OK && parent.anchor_id != 0) {
+			struct kh_pki_anchor a;
+			struct kh_buf der;
+			kh_buf_init(&der, KH_LIMIT_KEY_ENCODED_BYTES, KH_BUF_PLAIN);
+			rc = kh_pki_anchor_get(c->api->pki, &c->who, parent.anchor_id, &a, &der);
+			if (rc == KH_OK)
+				rc = kh_pki_cert_to_pem(kh_buf_slice(&der), &chain_pem);
+			kh_buf_cleanup(&der);
 		}
 	}
 	if (rc == KH_OK)
@@ -376,6 +399,10 @@ static kh_rc pki_ca_install(struct kh_api_call *c)
 		return kh_api_member_fail(c, KH_ERR_BAD_INPUT, "certificate_pem",
 		                          "is required: the CA's certificate as PEM");
 	kh_rc rc = kh_pki_ca_install(c->api->pki, &c->who, id, s, &ca);
+	if (rc == KH_ERR_BAD_SIGNATURE)
+		return kh_api_fail(c, rc,
+		                   "the certificate does not verify under the trust anchor named as"
+		                   " its issuer");
 	KH_GUARD(pki_error(c, rc, "no such CA",
 	                   "the CA is not external, or its certificate is installed already"));
 	return ca_answer(c, id, false);
@@ -559,7 +586,13 @@ static kh_rc profile_decode(struct kh_api_call *c, struct kh_pki_profile *pr, bo
 	if (h[4])
 		pr->path_len = (int)path_len;
 	pr->approval_required = approval == 1;
+	/* A new kind without a key usage takes that kind's usual one (pki/ fills 0 in). */
+	if (pr->kind != (enum kh_pki_cert_kind)(kind + 1) && !h[2])
+		pr->key_usage = 0;
 	pr->kind = (enum kh_pki_cert_kind)(kind + 1);
+	const char *why = kh_pki_profile_kind_problem(pr);
+	if (why != NULL)
+		return kh_api_member_fail(c, KH_ERR_BAD_INPUT, "kind", why);
 	*out_any = false;
 	for (size_t i = 0; i < 8; i++)
 		*out_any |= h[i];
@@ -637,7 +670,7 @@ static kh_rc pki_profile_create(struct kh_api_call *c)
 	bool any = false;
 	KH_ENSURE(pr != NULL, KH_ERR_NOMEM);
 	pr->path_len = -1;
-	pr->kind = KH_PKI_CERT_SIGN;
+	pr->kind = KH_PKI_CERT_BOTH; /* general purpose unless the profile says sign or encrypt */
 	kh_rc rc = ca_param(c, &id);
 	if (rc == KH_OK)
 		rc = kh_api_req_string(c, "name", pr->name, sizeof(pr->name));
@@ -1188,6 +1221,181 @@ static kh_rc pki_crl_generate(struct kh_api_call *c)
 	return KH_OK;
 }
 
+/* ---- trust anchors and the trust list ---- */
+
+static kh_rc write_anchor(struct kh_json_writer *w, const struct kh_pki_anchor *a,
+                          struct kh_slice der)
+{
+	kh_json_object_begin(w);
+	kh_json_key(w, "id");
+	kh_json_int(w, a->id);
+	kh_json_key(w, "keystore_id");
+	kh_json_int(w, a->keystore_id);
+	kh_json_key(w, "name");
+	kh_json_cstr(w, a->name);
+	kh_json_key(w, "subject");
+	kh_json_cstr(w, a->subject);
+	kh_json_key(w, "sha256_fingerprint");
+	kh_json_cstr(w, a->fingerprint);
+	kh_json_key(w, "not_after");
+	kh_json_time(w, a->not_after);
+	if (der.len > 0)
+		KH_GUARD(write_pem(w, "certificate_pem", der));
+	kh_json_key(w, "created_at");
+	kh_json_time(w, a->created_at);
+	kh_json_object_end(w);
+	return KH_OK;
+}
+
+static kh_rc anchor_param(struct kh_api_call *c, int64_t *out)
+{
+	kh_rc rc = kh_api_param_id(c, 0, out);
+	return rc == KH_ERR_NOT_FOUND ? kh_api_fail(c, rc, "no such trust anchor") : rc;
+}
+
+static kh_rc anchor_answer(struct kh_api_call *c, int64_t id)
+{
+	struct kh_pki_anchor a;
+	struct kh_buf der;
+	kh_buf_init(&der, KH_LIMIT_KEY_ENCODED_BYTES, KH_BUF_PLAIN);
+	kh_rc rc = pki_error(c, kh_pki_anchor_get(c->api->pki, &c->who, id, &a, &der),
+	                     "no such trust anchor", "conflict");
+	if (rc == KH_OK)
+		rc = write_anchor(&c->w, &a, kh_buf_slice(&der));
+	kh_buf_cleanup(&der);
+	return rc;
+}
+
+static kh_rc pki_anchor_add(struct kh_api_call *c)
+{
+	char name[KH_LIMIT_NAME_MAX + 1];
+	char message[KH_PKI_MESSAGE_MAX] = "";
+	struct kh_slice s;
+	struct kh_pki_anchor a;
+	KH_GUARD(kh_api_req_string(c, "name", name, sizeof(name)));
+	if (kh_json_get_string(c->body, "certificate_pem", &s) != KH_OK || s.len == 0)
+		return kh_api_member_fail(c, KH_ERR_BAD_INPUT, "certificate_pem",
+		                          "is required: the root certificate as PEM");
+	kh_rc rc = kh_pki_anchor_add(c->api->pki, &c->who, name, s, &a, message, sizeof(message));
+	if ((rc == KH_ERR_BAD_INPUT || rc == KH_ERR_BAD_SIGNATURE || rc == KH_ERR_CONFLICT ||
+	     rc == KH_ERR_TOO_LARGE) &&
+	    message[0] != '\0')
+		return kh_api_fail(c, rc == KH_ERR_BAD_SIGNATURE ? KH_ERR_BAD_INPUT : rc, message);
+	KH_GUARD(pki_error(c, rc, "no such key store", "conflict"));
+	c->status = 201;
+	return anchor_answer(c, a.id);
+}
+
+static kh_rc anchor_one(const struct kh_pki_anchor *a, void *arg)
+{
+	return write_anchor(arg, a, KH_SLICE_EMPTY);
+}
+
+static kh_rc pki_anchor_list(struct kh_api_call *c)
+{
+	uint64_t ks = 0;
+	KH_GUARD(kh_api_query_uint(c, "keystore_id", 1, INT64_MAX, &ks));
+	kh_json_object_begin(&c->w);
+	kh_json_key(&c->w, "trust_anchors");
+	kh_json_array_begin(&c->w);
+	KH_GUARD(pki_error(c,
+	                   kh_pki_anchor_list(c->api->pki, &c->who, (int64_t)ks, anchor_one, &c->w),
+	                   "no such key store", "conflict"));
+	kh_json_array_end(&c->w);
+	kh_json_object_end(&c->w);
+	return KH_OK;
+}
+
+static kh_rc pki_anchor_get(struct kh_api_call *c)
+{
+	int64_t id = 0;
+	KH_GUARD(anchor_param(c, &id));
+	return anchor_answer(c, id);
+}
+
+static kh_rc pki_anchor_remove(struct kh_api_call *c)
+{
+	int64_t id = 0;
+	KH_GUARD(anchor_param(c, &id));
+	KH_GUARD(pki_error(c, kh_pki_anchor_remove(c->api->pki, &c->who, id),
+	                   "no such trust anchor",
+	                   "an external CA's certificate chains to this trust anchor"));
+	c->status = 204;
+	return KH_OK;
+}
+
+/* The trust list as a PEM bundle (RFC 8555's application/pem-certificate-chain). */
+static kh_rc pki_trust_list(struct kh_api_call *c)
+{
+	uint64_t ks = 0;
+	KH_GUARD(kh_api_query_uint(c, "keystore_id", 1, INT64_MAX, &ks));
+	kh_buf_clear(&c->resp->body);
+	KH_GUARD(pki_error(c, kh_pki_trust_list(c->api->pki, &c->who, (int64_t)ks, &c->resp->body),
+	                   "no such key store", "conflict"));
+	c->resp->content_type = "application/pem-certificate-chain";
+	return KH_OK;
+}
+
+/* ---- delegated OCSP responders ---- */
+
+static kh_rc pki_responder_issue(struct kh_api_call *c)
+{
+	int64_t id = 0, days = 0;
+	bool have = false;
+	struct kh_pki_responder_issue req = {0};
+	struct kh_buf der;
+	KH_GUARD(ca_param(c, &id));
+	KH_GUARD(kh_api_opt_int(c, "validity_days", 1, KH_PKI_RESPONDER_DAYS_MAX, &days, &have));
+	if (c->body != NULL)
+		KH_GUARD(kh_api_opt_bool(c, "new_key", &req.new_key));
+	req.validity_days = have ? (unsigned)days : 0;
+	kh_buf_init(&der, KH_LIMIT_KEY_ENCODED_BYTES, KH_BUF_PLAIN);
+	kh_rc rc = pki_error(c, kh_pki_responder_issue(c->api->pki, &c->who, id, &req, NULL, &der),
+	                     "no such CA",
+	                     "the CA has no valid certificate, or its responder changed meanwhile");
+	if (rc == KH_OK)
+		rc = ca_answer(c, id, false);
+	kh_buf_cleanup(&der);
+	return rc;
+}
+
+static kh_rc pki_responder_get(struct kh_api_call *c)
+{
+	int64_t id = 0;
+	KH_GUARD(ca_param(c, &id));
+	kh_buf_clear(&c->resp->body);
+	kh_rc rc = kh_pki_responder_certificate(c->api->pki, &c->who, id, &c->resp->body);
+	KH_GUARD(pki_error(c, rc, "no such CA, or it has no delegated OCSP responder", "conflict"));
+	kh_rc fmt = KH_OK;
+	const char *format = kh_http_request_query(c->req, "format");
+	if (format == NULL || strcmp(format, "pem") == 0) {
+		struct kh_buf pem;
+		kh_buf_init(&pem, PEM_MAX, KH_BUF_PLAIN);
+		fmt = kh_pki_cert_to_pem(kh_buf_slice(&c->resp->body), &pem);
+		kh_buf_clear(&c->resp->body);
+		if (fmt == KH_OK)
+			fmt = kh_buf_append(&c->resp->body, kh_buf_slice(&pem));
+		kh_buf_cleanup(&pem);
+		c->resp->content_type = "application/pem-certificate-chain";
+	} else if (strcmp(format, "der") == 0) {
+		c->resp->content_type = "application/pkix-cert";
+	} else {
+		kh_buf_clear(&c->resp->body);
+		return kh_api_member_fail(c, KH_ERR_BAD_INPUT, "format", "is \"pem\" or \"der\"");
+	}
+	return fmt;
+}
+
+static kh_rc pki_responder_remove(struct kh_api_call *c)
+{
+	int64_t id = 0;
+	KH_GUARD(ca_param(c, &id));
+	KH_GUARD(pki_error(c, kh_pki_responder_remove(c->api->pki, &c->who, id),
+	                   "no such CA, or it has no delegated OCSP responder", "conflict"));
+	c->status = 204;
+	return KH_OK;
+}
+
 /* ---- public: /pki/{ca}/... ---- */
 
 static kh_rc public_ca(struct kh_api_call *c, int64_t *out)
@@ -1222,6 +1430,14 @@ static kh_rc pki_public_delta_crl(struct kh_api_call *c)
 	return public_crl(c, true);
 }
 
+static kh_rc pki_public_trust_list(struct kh_api_call *c)
+{
+	int64_t id = 0;
+	KH_GUARD(public_ca(c, &id));
+	return raw_answer(c, kh_pki_trust_list_public(c->api->pki, id, &c->resp->body),
+	                  "application/pem-certificate-chain", "no such CA");
+}
+
 static kh_rc pki_public_ca_cert(struct kh_api_call *c)
 {
 	int64_t id = 0;
@@ -1249,6 +1465,8 @@ static kh_rc ocsp_answer(struct kh_api_call *c, int64_t ca_id, struct kh_slice d
 		rc = kh_pki_ocsp_respond(c->api->pki, ca_id, req, &c->resp->body);
 		if (rc == KH_ERR_NOT_FOUND)
 			rc = kh_api_fail(c, rc, "no such CA, or it has no certificate yet");
+		else if (rc == KH_ERR_RATE_LIMITED) /* every signing slot busy: RFC 6960 tryLater */
+			rc = kh_pki_ocsp_error_response(KH_OCSP_TRY_LATER, &c->resp->body);
 		else if (rc != KH_OK && rc != KH_ERR_SEALED) {
 			KH_LOG_WARN("OCSP answer failed",
 			            KH_LF_STR("request_id", c->req->request_id), KH_LF_RC(rc));
@@ -1329,6 +1547,8 @@ static const char *const profile_update_fields[] = {
 static const char *const submit_fields[] = {"ca", "profile", "csr", NULL};
 static const char *const reject_fields[] = {"reason", NULL};
 static const char *const revoke_fields[] = {"reason", NULL};
+static const char *const anchor_fields[] = {"name", "certificate_pem", NULL};
+static const char *const responder_fields[] = {"validity_days", "new_key", NULL};
 
 #define CERT_PATH "/v1/pki/certificates/{}"
 #define PUBLIC (KH_API_PUBLIC | KH_API_RAW)
@@ -1345,6 +1565,15 @@ const struct kh_api_route kh_api_pki_routes[] = {
     {KH_HTTP_PATCH, "/v1/pki/cas/{}/profiles/{}", pki_profile_update, P | KH_API_BODY,
      profile_update_fields},
     {KH_HTTP_POST, "/v1/pki/cas/{}/crl", pki_crl_generate, P, NULL},
+    {KH_HTTP_POST, "/v1/pki/cas/{}/ocsp-responder", pki_responder_issue, P | KH_API_BODY_OPT,
+     responder_fields},
+    {KH_HTTP_GET, "/v1/pki/cas/{}/ocsp-responder", pki_responder_get, P | KH_API_RAW, NULL},
+    {KH_HTTP_DELETE, "/v1/pki/cas/{}/ocsp-responder", pki_responder_remove, P, NULL},
+    {KH_HTTP_POST, "/v1/pki/trust-anchors", pki_anchor_add, P | KH_API_BODY, anchor_fields},
+    {KH_HTTP_GET, "/v1/pki/trust-anchors", pki_anchor_list, P, NULL},
+    {KH_HTTP_GET, "/v1/pki/trust-anchors/{}", pki_anchor_get, P, NULL},
+    {KH_HTTP_DELETE, "/v1/pki/trust-anchors/{}", pki_anchor_remove, P, NULL},
+    {KH_HTTP_GET, "/v1/pki/trust-list", pki_trust_list, P | KH_API_RAW, NULL},
     {KH_HTTP_POST, "/v1/pki/requests", pki_request_submit, P | KH_API_BODY, submit_fields},
     {KH_HTTP_GET, "/v1/pki/requests", pki_request_list, P, NULL},
     {KH_HTTP_GET, "/v1/pki/requests/{}", pki_request_get, P, NULL},
@@ -1360,6 +1589,7 @@ const struct kh_api_route kh_api_pki_routes[] = {
     {KH_HTTP_GET, "/pki/{}/crl", pki_public_crl, P | PUBLIC, NULL},
     {KH_HTTP_GET, "/pki/{}/delta-crl", pki_public_delta_crl, P | PUBLIC, NULL},
     {KH_HTTP_GET, "/pki/{}/ca.crt", pki_public_ca_cert, P | PUBLIC, NULL},
+    {KH_HTTP_GET, "/pki/{}/trust-list", pki_public_trust_list, P | PUBLIC, NULL},
     {KH_HTTP_POST, "/pki/{}/ocsp", pki_public_ocsp_post, P | PUBLIC | KH_API_RAW_BODY, NULL},
     {KH_HTTP_GET, "/pki/{}/ocsp/{}", pki_public_ocsp_get, P | PUBLIC | KH_API_TAIL, NULL},
     {0, NULL, NULL, 0, NULL},

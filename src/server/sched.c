@@ -3,7 +3,8 @@
  * The background scheduler: one thread that, while the barrier is unsealed, rotates keys that
  * are due, destroys keys whose deletion wait is over, purges deleted keys after 365 days,
  * rewraps secrets after a root key rotation, and regenerates (as the service) each CA's full
- * CRL once it is older than half its validity (checked every CRL_EVERY_NS). Each item is its own
+ * CRL once it is older than half its validity and renews delegated OCSP responder certificates
+ * past two thirds of their life (both checked every CRL_EVERY_NS). Each item is its own
  * short transaction, so requests are never held up behind a long batch; the thread sleeps until the
  * next due time (at most BEAT_NS, since keys change and the node beats for the XKS health's fleet)
  * or until it is told to stop.
@@ -19,8 +20,8 @@
 #define MIN_SLEEP_NS (KH_NS_PER_SEC / 10)
 #define CRL_EVERY_NS (60 * KH_NS_PER_SEC)
 
-/* CRLs older than half their validity, at most one pass a minute (reading every CA's newest
- * CRL is not free, and a CRL lives a day). */
+/* CRLs older than half their validity and responders near their end, at most one pass a
+ * minute (reading every CA's newest CRL is not free, and a CRL lives a day). */
 static size_t refresh_crls(struct kh_node *n)
 {
 	size_t done = 0;
@@ -31,6 +32,12 @@ static size_t refresh_crls(struct kh_node *n)
 	kh_rc rc = kh_pki_crl_refresh_due(n->pki, BATCH, &done);
 	if (rc != KH_OK && rc != KH_ERR_SEALED)
 		KH_LOG_WARN("CRL refresh failed", KH_LF_RC(rc));
+	size_t renewed = 0;
+	rc = kh_pki_responder_renew_due(n->pki, BATCH, &renewed);
+	if (rc != KH_OK && rc != KH_ERR_SEALED)
+		KH_LOG_WARN("OCSP responder renewal failed", KH_LF_RC(rc));
+	if (renewed > 0)
+		KH_LOG_INFO("scheduler", KH_LF_UINT("ocsp_responders", renewed));
 	return done;
 }
 

@@ -219,6 +219,7 @@ want 201
 api POST "/v1/pki/requests/$(jq -r .id <<<"$body")/approve" "" "$officer"
 want 200
 s2=$(jq -r .serial <<<"$body")
+jq -r .certificate_pem <<<"$body" >l2.pem
 api POST "/v1/pki/certificates/$s2/release"
 want 409 Conflict
 api POST "/v1/pki/certificates/$s2/hold"
@@ -300,6 +301,150 @@ jqt '(.csr_pem | startswith("-----BEGIN CERTIFICATE REQUEST-----")) and (has("ce
 api PUT "/v1/pki/cas/$ext/certificate" "$(jq -n --rawfile c leaf.pem '{certificate_pem:$c}')"
 [[ $status == 400 ]] || fail "installing another key's certificate: $status $body"
 
+# ---- trust anchors, and an external CA checked against one ----
+# A root run elsewhere (openssl): trusted, not held.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout nat.key \
+  -subj "/CN=National Root/O=Elsewhere" -days 3650 -addext basicConstraints=critical,CA:TRUE \
+  -addext keyUsage=critical,keyCertSign,cRLSign -out nat.pem 2>/dev/null
+anchor_body() { jq -n --arg n "$1" --rawfile c "$2" '{name:$n,certificate_pem:$c}'; }
+api POST /v1/pki/trust-anchors "$(anchor_body national nat.pem)" "$officer"
+want 403 Forbidden
+api POST /v1/pki/trust-anchors "$(anchor_body national nat.pem)"
+want 201
+anchor=$(jq -r .id <<<"$body")
+fpr=$(openssl x509 -in nat.pem -outform DER | sha256sum | cut -d' ' -f1)
+jqt ".name == \"national\" and .sha256_fingerprint == \"$fpr\" and (.subject | contains(\"National Root\"))"
+api POST /v1/pki/trust-anchors "$(anchor_body again nat.pem)"
+want 409 Conflict 'exists'
+api POST /v1/pki/trust-anchors "$(anchor_body leaf leaf.pem)"
+want 400 BadRequest 'self-issued'
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ee.key \
+  -subj "/CN=Not A CA" -days 30 -addext basicConstraints=critical,CA:FALSE -out ee.pem 2>/dev/null
+api POST /v1/pki/trust-anchors "$(anchor_body ee ee.pem)"
+want 400 BadRequest 'not a CA'
+# One changed byte of the signature: the self-signature fails.
+openssl x509 -in nat.pem -outform DER -out nat.der
+python3 -c 'import sys; d=bytearray(open("nat.der","rb").read()); d[-5]^=1; open("natbad.der","wb").write(bytes(d))'
+openssl x509 -inform DER -in natbad.der -out natbad.pem
+api POST /v1/pki/trust-anchors "$(anchor_body bad natbad.pem)"
+want 400 BadRequest 'self-signature'
+api GET /v1/pki/trust-anchors "" "$officer"
+want 200
+jqt "[.trust_anchors[].id] == [$anchor]"
+api GET "/v1/pki/trust-anchors/$anchor"
+want 200
+jqt '.certificate_pem | startswith("-----BEGIN CERTIFICATE-----")'
+# The trust list: the anchors, then the key store's roots (EC, RSA); public next to the CRL.
+curl -sS -o tl.pem -w '%{http_code} %{content_type}' --cacert "$tlsca" \
+  -H "Authorization: Bearer $mgr" "$url/v1/pki/trust-list" >ct.out
+grep -q "^200 application/pem-certificate-chain" ct.out || fail "trust list: $(cat ct.out)"
+[[ $(grep -c "BEGIN CERTIFICATE" tl.pem) == 3 ]] || fail "trust list: $(grep -c BEGIN tl.pem) certificates"
+openssl x509 -in tl.pem -noout -fingerprint -sha256 | tr -d ':' | grep -qi "$fpr" || fail "trust list: anchor first"
+curl -sS -o tlp.pem -w '%{http_code}' "$plain/pki/$inter/trust-list" >ct.out
+[[ $(cat ct.out) == 200 ]] && cmp -s tl.pem tlp.pem || fail "public trust list differs"
+
+# The national root signs the external CA's request; installing it checks it under the anchor.
+api GET "/v1/pki/cas/$ext"
+jq -r .csr_pem <<<"$body" >ext.csr
+printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign,digitalSignature\n' >ca.ext
+openssl x509 -req -in ext.csr -CA nat.pem -CAkey nat.key -CAcreateserial -days 365 \
+  -extfile ca.ext -out ext.pem 2>/dev/null
+# The same issuer name, another key: refused.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout fake.key \
+  -subj "/CN=National Root/O=Elsewhere" -days 30 -addext basicConstraints=critical,CA:TRUE -out fake.pem 2>/dev/null
+openssl x509 -req -in ext.csr -CA fake.pem -CAkey fake.key -CAcreateserial -days 30 \
+  -extfile ca.ext -out extfake.pem 2>/dev/null
+api PUT "/v1/pki/cas/$ext/certificate" "$(jq -n --rawfile c extfake.pem '{certificate_pem:$c}')"
+want 400 BadSignature 'trust anchor'
+api PUT "/v1/pki/cas/$ext/certificate" "$(jq -n --rawfile c ext.pem '{certificate_pem:$c}')"
+want 200
+jqt ".trust_anchor == $anchor"
+api GET "/v1/pki/cas/$ext"
+jq -r .chain_pem <<<"$body" >ext-chain.pem
+[[ $(grep -c "BEGIN CERTIFICATE" ext-chain.pem) == 2 ]] || fail "external chain: $(cat ext-chain.pem)"
+api POST "/v1/pki/cas/$ext/profiles" '{"name":"srv","key_types":["ecdsa-p256"],"validity_days":30,"approval":"auto","kind":"sign"}'
+want 201
+jqt '.key_usage == ["digitalSignature","nonRepudiation"]'
+api POST /v1/pki/requests "$(csr_body "$ext" srv l2.csr)"
+want 201
+jq -r .certificate_pem <<<"$body" >ext-leaf.pem
+api GET "/v1/pki/certificates/$(jq -r .serial <<<"$body")"
+jq -r .chain_pem <<<"$body" >ext-leaf-chain.pem
+grep -q "$(sed -n 2p nat.pem)" ext-leaf-chain.pem || fail "the leaf's chain does not end with the anchor"
+openssl verify -CAfile nat.pem -untrusted ext.pem ext-leaf.pem | grep -q ": OK" || fail "leaf under the national root"
+api DELETE "/v1/pki/trust-anchors/$anchor"
+want 409 Conflict 'chains to this trust anchor'
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout p.key \
+  -subj "/CN=Partner Root" -days 30 -addext basicConstraints=critical,CA:TRUE -out partner.pem 2>/dev/null
+api POST /v1/pki/trust-anchors "$(anchor_body partner partner.pem)"
+want 201
+partner=$(jq -r .id <<<"$body")
+api DELETE "/v1/pki/trust-anchors/$partner"
+want 204
+api GET "/v1/pki/trust-anchors/$partner"
+want 404 NotFound
+
+# ---- sign-only and encrypt-only profiles ----
+api POST "/v1/pki/cas/$inter/profiles" '{"name":"enc","key_types":["ecdsa-p256"],"validity_days":30,"key_usage":["digitalSignature"],"kind":"encrypt"}'
+want 400 BadRequest 'encryption profile'
+api POST "/v1/pki/cas/$inter/profiles" '{"name":"enc","key_types":["ed25519"],"validity_days":30,"kind":"encrypt"}'
+want 400 BadRequest 'ed25519'
+api POST "/v1/pki/cas/$inter/profiles" '{"name":"sig","key_types":["ecdsa-p256"],"validity_days":30,"key_usage":["keyAgreement"],"kind":"sign"}'
+want 400 BadRequest 'signing profile'
+api POST "/v1/pki/cas/$inter/profiles" '{"name":"enc","key_types":["ecdsa-p256"],"validity_days":30,"approval":"auto","kind":"encrypt"}'
+want 201
+jqt '.kind == "encrypt" and .key_usage == ["keyEncipherment","dataEncipherment","keyAgreement"]'
+api POST /v1/pki/requests "$(csr_body "$inter" enc l2.csr)"
+want 201
+jq -r .certificate_pem <<<"$body" >enc.pem
+openssl x509 -in enc.pem -noout -ext keyUsage >ku.txt
+grep -q "Key Encipherment, Data Encipherment, Key Agreement" ku.txt || fail "encryption key usage: $(cat ku.txt)"
+grep -qi "Digital Signature" ku.txt && fail "an encryption certificate may not sign: $(cat ku.txt)"
+api PATCH "/v1/pki/cas/$inter/profiles/enc" '{"kind":"sign"}'
+want 200
+jqt '.kind == "sign" and .key_usage == ["digitalSignature","nonRepudiation"]'
+
+# ---- a delegated OCSP responder ----
+api POST "/v1/pki/cas/$inter/ocsp-responder" '{"validity_days":7}' "$officer"
+want 403 Forbidden
+api GET "/v1/pki/cas/$inter/ocsp-responder"
+want 404 NotFound
+api POST "/v1/pki/cas/$inter/ocsp-responder" '{"validity_days":7}'
+want 200
+jqt '(.ocsp_responder.key | length) > 0 and (.ocsp_responder.not_after | test("Z$"))'
+rkey=$(jq -r .ocsp_responder.key <<<"$body")
+curl -sS -o responder.pem --cacert "$tlsca" -H "Authorization: Bearer $mgr" \
+  "$url/v1/pki/cas/$inter/ocsp-responder"
+openssl x509 -in responder.pem -noout -text >responder.txt
+grep -q "OCSP Signing" responder.txt || fail "responder EKU: $(cat responder.txt)"
+grep -q "OCSP No Check" responder.txt || fail "responder nocheck: $(cat responder.txt)"
+openssl verify -CAfile root.pem -untrusted inter.pem responder.pem | grep -q ": OK" || fail "responder chain"
+# Signed by the responder now: openssl accepts it (issued by the CA, OCSPSigning) and the
+# responder id is the responder key's hash.
+ocsp inter.pem "$inter" -cert l2.pem -resp_text
+grep -q "Response verify OK" ocsp.out || fail "delegated OCSP verify: $(cat ocsp.out)"
+# (our subjectKeyIdentifier is that same SHA-1 of the key, RFC 5280 4.2.1.2 method 1)
+rhash=$(openssl x509 -in responder.pem -noout -ext subjectKeyIdentifier | tail -1 | tr -d ' :')
+grep -q "Responder Id: $rhash" ocsp.out || fail "responder id is not the responder's key ($rhash): $(cat ocsp.out)"
+api GET "/v1/pki/certificates?ca=$inter&limit=100"
+jqt '[.certificates[] | select(.subject | contains("OCSP Responder"))] | length == 1'
+# A new key: the old one waits for deletion.
+api POST "/v1/pki/cas/$inter/ocsp-responder" '{"new_key":true}'
+want 200
+[[ $(jq -r .ocsp_responder.key <<<"$body") != "$rkey" ]] || fail "new_key kept the key"
+api GET "/v1/keys/$rkey"
+jqt '.state == "pending-deletion"'
+# Removed: the CA signs again.
+api DELETE "/v1/pki/cas/$inter/ocsp-responder"
+want 204
+api DELETE "/v1/pki/cas/$inter/ocsp-responder"
+want 404 NotFound
+ocsp inter.pem "$inter" -cert l2.pem -resp_text
+grep -q "Response verify OK" ocsp.out || fail "OCSP after removal: $(cat ocsp.out)"
+grep -q "Responder Id: $rhash" ocsp.out && fail "still signed by the removed responder"
+curl -sS --cacert "$tlsca" "$url/metrics" -o metrics.txt
+grep -q "^keyhold_ocsp_cache_hits_total " metrics.txt || fail "metrics: $(grep ocsp metrics.txt)"
+
 # ---- SM2 ----
 api POST /v1/pki/cas '{"name":"root-sm2","kind":"root","key_type":"sm2","subject":"CN=Test Root SM2","validity_days":3650}'
 want 201
@@ -326,7 +471,8 @@ api GET "/v1/audit?limit=1000"
 want 200
 for op in pki.ca.create pki.profile.create pki.profile.update pki.request.submit \
   pki.request.approve pki.certificate.issue pki.certificate.revoke pki.certificate.hold \
-  pki.certificate.release pki.crl.generate; do
+  pki.certificate.release pki.crl.generate pki.trust.add pki.trust.remove pki.ca.install \
+  pki.ocsp_responder.issue pki.ocsp_responder.remove; do
   jq -e --arg op "$op" '[.records[] | select(.operation == $op)] | length > 0' <<<"$body" >/dev/null ||
     fail "no audit record of $op"
 done
