@@ -21,6 +21,8 @@ packages=(
   libcmocka-dev                                     # unit tests
   softhsm2                                          # a real PKCS#11 token for the seal tests
   clang-format cppcheck                             # style gates run by make test
+  # Bouncy Castle cross-checks SM2 chains, CRLs and OCSP in the tests (integration/pki-sm2).
+  default-jdk-headless libbcprov-java libbcpkix-java
 )
 # Node.js and npm run the AWS SDK's SigV4 signer in the interop test (tests/interop/sigv4/); a
 # machine that has them from elsewhere keeps its own.
