@@ -20,6 +20,10 @@
 //   ocsp ISSUER.pem REQ.der RESP.der    status, signature, responder ID, the single response
 //                                       for each CertID of the request, the nonce echoed
 //   id ISSUER.pem CERT.pem              CERT's signature with the default, GM/T and empty IDs
+//   pkix-crl ROOT.pem ISSUING.pem LEAF.pem CRL.der ROOT-CRL.der
+//                                       BC's PKIX validation with revocation checking on the
+//                                       CRLs (distribution point, signatures, reasons):
+//                                       "valid" or "revoked REASON"
 //
 // A task written with a leading "!" (for instance "!crl") must be rejected because of a bad
 // signature: that is how the script shows tampered copies fail. Output lines start with the
@@ -38,7 +42,10 @@ import java.security.Signature;
 import java.security.SignatureException;
 import java.security.cert.CertPath;
 import java.security.cert.CertPathValidator;
+import java.security.cert.CertPathValidatorException;
+import java.security.cert.CertStore;
 import java.security.cert.CertificateFactory;
+import java.security.cert.CollectionCertStoreParameters;
 import java.security.cert.PKIXParameters;
 import java.security.cert.TrustAnchor;
 import java.security.cert.X509CRL;
@@ -48,6 +55,8 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.Date;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import org.bouncycastle.asn1.ASN1Integer;
 import org.bouncycastle.asn1.ASN1OctetString;
@@ -146,6 +155,8 @@ public final class BcSm2Check {
             case "crl":
             case "id":
                 return 2;
+            case "pkix-crl":
+                return 5;
             default:
                 return -1;
         }
@@ -161,6 +172,9 @@ public final class BcSm2Check {
                 break;
             case "ocsp":
                 ocsp(a[0], a[1], a[2]);
+                break;
+            case "pkix-crl":
+                pkixCrl(a[0], a[1], a[2], a[3], a[4]);
                 break;
             default:
                 id(a[0], a[1]);
@@ -303,6 +317,43 @@ public final class BcSm2Check {
             String why = r == null ? "none"
                     : reason(CRLReason.getInstance(r.getParsedValue()).getValue().intValue());
             System.out.println("crl " + file + " entry " + hex(e.getSerialNumber()) + " " + why);
+        }
+    }
+
+    static X509CRL jcaCrl(String path) throws Exception {
+        try (InputStream in = new FileInputStream(path)) {
+            return (X509CRL) factory.generateCRL(in);
+        }
+    }
+
+    // The leaf's status as a relying party that checks CRLs would find it: BC's PKIX validator
+    // fetches nothing, so the CRLs come in a CertStore; it matches them to the certificates'
+    // issuers and distribution points and checks their SM2 signatures itself.
+    static void pkixCrl(String rootPath, String issuingPath, String leafPath, String crlPath,
+            String rootCrlPath) throws Exception {
+        X509Certificate root = cert(rootPath);
+        X509Certificate issuing = cert(issuingPath);
+        X509Certificate leaf = cert(leafPath);
+        List<Object> objects = Arrays.asList(issuing, jcaCrl(crlPath), jcaCrl(rootCrlPath));
+        PKIXParameters params =
+                new PKIXParameters(Collections.singleton(new TrustAnchor(root, null)));
+        params.addCertStore(CertStore.getInstance("Collection",
+                new CollectionCertStoreParameters(objects), "BC"));
+        params.setRevocationEnabled(true);
+        params.setDate(new Date());
+        String file = new File(leafPath).getName();
+        try {
+            CertPathValidator.getInstance("PKIX", "BC")
+                    .validate(factory.generateCertPath(Arrays.asList(leaf, issuing)), params);
+            System.out.println("pkix-crl " + file + " valid");
+        } catch (CertPathValidatorException e) {
+            // BC says "Certificate revocation after <date>, reason: <name>".
+            Matcher m = Pattern.compile("^Certificate revocation after .*reason: (\\w+)")
+                    .matcher(String.valueOf(e.getMessage()));
+            if (!m.find()) {
+                throw new Bad("path rejected: " + e.getMessage());
+            }
+            System.out.println("pkix-crl " + file + " revoked " + m.group(1));
         }
     }
 

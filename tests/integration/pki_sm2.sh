@@ -8,9 +8,10 @@
 # full and delta CRLs, OCSP answers with a nonce for good, revoked, held and unknown serials) is
 # checked twice, because OpenSSL 3.0 cannot check SM2 signatures above the leaf under the GM/T
 # signer ID (PKI.md, "SM2 facts that bite"): by keyhold's own verifiers (pki_sm2_check) and by
-# Bouncy Castle (BcSm2Check.java, when Java is installed; scripts/deps.sh installs it). Copies
-# with one byte of the signed part changed must be rejected by both, and BC must reject a
-# signature checked under the empty ID.
+# Bouncy Castle (BcSm2Check.java, when Java is installed; scripts/deps.sh installs it), whose
+# PKIX validation must also find each leaf's status in the CRLs. Copies with one byte of the
+# signed part changed must be rejected by both, and BC must reject a signature checked under
+# the empty ID.
 #
 #   pki_sm2.sh KEYHOLDD KEYHOLD PKI_SM2_CHECK BcSm2Check.java
 set -euo pipefail
@@ -208,6 +209,7 @@ else
     bc+=(ocsp issuing.pem "req-$what.der" "resp-$what.der")
   done
   bc+=(id root.pem issuing.pem id issuing.pem leaf1.pem)
+  for n in 1 2 3; do bc+=(pkix-crl root.pem issuing.pem "leaf$n.pem" crl.der root-crl.der); done
   bc+=('!crl' root.pem crl.der '!crl' issuing.pem bad-crl.der)
   bc+=('!ocsp' issuing.pem req-revoked.der bad-resp.der '!chain' root.pem chain.pem bad-leaf.pem)
   "${bc[@]}" >bc.out 2>&1 || fail "Bouncy Castle: $(cat bc.out)"
@@ -229,6 +231,9 @@ else
   for what in good revoked held unknown; do has bc.out "ocsp resp-$what.der nonce ok"; done
   has bc.out "id issuing.pem default-id ok gmt-id ok empty-id rejected"
   has bc.out "id leaf1.pem default-id ok gmt-id ok empty-id rejected"
+  has bc.out "pkix-crl leaf1.pem valid"
+  has bc.out "pkix-crl leaf2.pem revoked keyCompromise"
+  has bc.out "pkix-crl leaf3.pem revoked certificateHold"
   has bc.out "rejected crl crl.der: signature invalid"
   has bc.out "rejected crl bad-crl.der: signature invalid"
   has bc.out "rejected ocsp bad-resp.der: signature invalid"
