@@ -35,8 +35,8 @@ export KEYHOLD_ADDR=https://127.0.0.1:$port KEYHOLD_CA_FILE=$work/var/tls/ca.pem
 export KEYHOLD_TOKEN_FILE=$work/var/dev-token # kms-manager of the development key store (id 1)
 
 # kh ARGS...: keyhold --json ARGS, its answer in $json (stderr in $work/err for fail()).
-# khf ARGS...: keyhold ARGS without --json, for the commands that write a file with -o (with
-# --json they print the answer instead).
+# khf ARGS...: keyhold ARGS without --json, for the commands that write a file with -o
+# (`account create --json` prints the new token rather than writing it to -o).
 kh() {
   "$keyhold" --json "$@" >"$work/out" 2>"$work/err" || fail "keyhold --json $*"
   json=$(cat "$work/out")
