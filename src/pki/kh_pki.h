@@ -24,7 +24,8 @@
  * "pki.ca.install", "pki.profile.create", "pki.profile.update", "pki.request.submit",
  * "pki.request.approve", "pki.request.reject", "pki.certificate.issue",
  * "pki.certificate.revoke", "pki.certificate.hold", "pki.certificate.release",
- * "pki.crl.generate"; each signature is also a use of the CA's key ("key.sign_with").
+ * "pki.crl.generate", "pki.trust.add", "pki.trust.remove", "pki.ocsp_responder.issue",
+ * "pki.ocsp_responder.remove"; each signature is also a use of the CA's key ("key.sign_with").
  *
  * Errors as in keys/ (kh_keys.h), plus KH_ERR_BAD_INPUT for a request the profile refuses
  * (with a message), KH_ERR_BAD_SIGNATURE for a CSR whose proof of possession fails, KH_ERR_BAD_KEY
