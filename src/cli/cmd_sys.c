@@ -290,6 +290,10 @@ static int call_token(struct cli *c, const struct cli_args *a, const char *path,
 {
 	static const char *const fields[] = {"id", "name", "keystore", "policies", NULL};
 	struct cli_reply r;
+	/* --json prints the whole answer, token included: it cannot honour -o too. */
+	if (c->json && cli_opt(a, "output") != NULL)
+		return cli_usage_error(
+		    "--json prints the new token; with -o FILE leave --json out");
 	int ex = cli_call(c, "POST", path, b, 0, &r);
 	if (ex == KH_EXIT_OK && r.doc != NULL) {
 		if (with_account)

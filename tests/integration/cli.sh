@@ -175,6 +175,9 @@ kh 0 verify-mac "$mtag" "$work/msg" --mac-file "$work/mac"
 kh 1 verify-mac "$mtag" "$work/msg2" --mac-file "$work/mac"
 
 # ---- accounts, grants, tokens (the dev key store is id 1) ----
+kh 2 --json account create 1 bob -o "$work/bob-token" # --json would print the token
+[[ -e $work/bob-token ]] && fail "--json with -o wrote a token file"
+grep -q "leave --json out" "$work/err" || fail "--json with -o: $(cat "$work/err")"
 kh 0 account create 1 bob -o "$work/bob-token"
 [[ $(stat -c %a "$work/bob-token") == 600 ]] || fail "a token file is not mode 0600"
 grep -q "$(cat "$work/bob-token")" "$out" && fail "the token was printed although -o was given"
