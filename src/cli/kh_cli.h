@@ -247,7 +247,8 @@ bool cli_pki_reason_ok(const char *name);
 
 /* The member name of obj, or NULL. */
 const struct kh_json *cli_member(const struct kh_json *obj, const char *name);
-/* Any scalar as text ("-" for null or absent, arrays of strings joined by ","). */
+/* Any scalar as text ("-" for null or absent, arrays of strings joined by ","). Here and in
+ * the two below, a name "outer.inner" is the member inner of the object member outer. */
 const char *cli_text(const struct kh_json *obj, const char *name, char *buf, size_t len);
 /* Prints "name: value" lines for the given members, aligned. */
 void cli_show_fields(const struct kh_json *obj, const char *const *names);

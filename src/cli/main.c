@@ -88,7 +88,7 @@ static void group_help(const char *group, FILE *f)
 	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
 		for (const struct cli_cmd *cmd = tables[t]; cmd->name != NULL; cmd++) {
 			if (cmd->group != NULL && strcmp(cmd->group, group) == 0)
-				fprintf(f, "  %-18s %s\n", cmd->name, cmd->summary);
+				fprintf(f, "  %-20s %s\n", cmd->name, cmd->summary);
 		}
 	}
 	fprintf(f,
@@ -192,13 +192,17 @@ static int dispatch(struct cli *c, int argc, char **argv, int i)
 		group_help(argv[i], i + 1 >= argc ? stderr : stdout);
 		return i + 1 >= argc ? KH_EXIT_USAGE : KH_EXIT_OK;
 	}
-	/* Two-word commands ("xks store create") before one-word ones. */
-	if (i + 2 < argc) {
-		char two[64];
-		snprintf(two, sizeof(two), "%s %s", argv[i + 1], argv[i + 2]);
-		const struct cli_cmd *cmd2 = find(argv[i], two);
-		if (cmd2 != NULL)
-			return run_cmd(c, cmd2, argc - i - 3, argv + i + 3);
+	/* Three-word commands ("pki ca responder issue"), then two-word ones ("xks store
+	 * create"), before one-word ones. */
+	for (int words = 3; words >= 2; words--) {
+		char name[96];
+		if (i + words >= argc)
+			continue;
+		snprintf(name, sizeof(name), "%s %s%s%s", argv[i + 1], argv[i + 2],
+		         words == 3 ? " " : "", words == 3 ? argv[i + 3] : "");
+		const struct cli_cmd *long_cmd = find(argv[i], name);
+		if (long_cmd != NULL)
+			return run_cmd(c, long_cmd, argc - i - 1 - words, argv + i + 1 + words);
 	}
 	const struct cli_cmd *cmd = find(argv[i], argv[i + 1]);
 	if (cmd == NULL) {

@@ -87,10 +87,21 @@ static const char *value_text(const struct kh_json *v, char *buf, size_t len)
 	}
 }
 
+/* name, or "outer.inner" for a member of a member object (the CA's "ocsp_responder.key"). */
+static const struct kh_json *field(const struct kh_json *obj, const char *name)
+{
+	char outer[64];
+	const char *dot = strchr(name, '.');
+	if (dot == NULL || (size_t)(dot - name) >= sizeof(outer))
+		return cli_member(obj, name);
+	snprintf(outer, sizeof(outer), "%.*s", (int)(dot - name), name);
+	return cli_member(cli_member(obj, outer), dot + 1);
+}
+
 const char *cli_text(const struct kh_json *obj, const char *name, char *buf, size_t len)
 {
 	buf[0] = '\0';
-	return value_text(cli_member(obj, name), buf, len);
+	return value_text(field(obj, name), buf, len);
 }
 
 void cli_show_fields(const struct kh_json *obj, const char *const *names)
@@ -98,11 +109,11 @@ void cli_show_fields(const struct kh_json *obj, const char *const *names)
 	size_t width = 0;
 	char buf[1024];
 	for (size_t i = 0; names[i] != NULL; i++) {
-		if (cli_member(obj, names[i]) != NULL && strlen(names[i]) > width)
+		if (field(obj, names[i]) != NULL && strlen(names[i]) > width)
 			width = strlen(names[i]);
 	}
 	for (size_t i = 0; names[i] != NULL; i++) {
-		if (cli_member(obj, names[i]) == NULL)
+		if (field(obj, names[i]) == NULL)
 			continue;
 		printf("%-*s  %s\n", (int)width + 1, names[i],
 		       cli_text(obj, names[i], buf, sizeof(buf)));
