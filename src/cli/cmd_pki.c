@@ -3,7 +3,9 @@
  * keyhold pki ...: the certificate authorities of a key store (API.md "PKI", docs/pki.md):
  * CAs, their profiles, registration requests (submit, approve, reject), certificates
  * (download, revoke, hold, release, status) and CRLs, the last also fetched without a token
- * from the unauthenticated /pki/{ca}/ endpoints relying parties use.
+ * from the unauthenticated /pki/{ca}/ endpoints relying parties use; trust anchors (outside
+ * roots an external CA may chain to), the trust list (the anchors and the root CAs as one PEM
+ * bundle) and the delegated OCSP responder of a CA.
  *
  * Each command first turns its arguments into one call (method, path, JSON body) without
  * touching the network: cli_pki_build, which the unit tests drive. Everything the server
@@ -21,9 +23,10 @@
 #define SUBJECT_MAX 1024u        /* an RFC 4514 name */
 #define VALIDITY_DAYS_MAX 36500u /* 100 years, the server's bound */
 #define PATH_LEN_MAX 255u
-#define URL_MAX 511u    /* a CRL distribution point or AIA URL */
-#define REASON_MAX 255u /* a rejection reason, free text */
-#define TOKEN_MAX 128u  /* one key usage or EKU name, one dotted OID */
+#define URL_MAX 511u            /* a CRL distribution point or AIA URL */
+#define REASON_MAX 255u         /* a rejection reason, free text */
+#define TOKEN_MAX 128u          /* one key usage or EKU name, one dotted OID */
+#define RESPONDER_DAYS_MAX 365u /* a responder certificate is short-lived: the server's bound */
 /* A CSR or a certificate chain in PEM: a few certificates fit in 64 KiB. */
 #define PEM_FILE_MAX KH_LIMIT_KEY_ENCODED_BYTES
 /* What is written out: a certificate and its chain, or a CRL. */
@@ -57,6 +60,7 @@ static const char *const approvals[] = {"auto", "required", NULL};
 static const char *const cert_kinds[] = {"sign", "encrypt", "both", NULL};
 static const char *const request_states[] = {"pending", "approved", "rejected", "issued", NULL};
 static const char *const cert_states[] = {"good", "revoked", "hold", NULL};
+static const char *const cert_labels[] = {"-----BEGIN CERTIFICATE-----", NULL};
 
 /* ---- checks (unit-tested) ---- */
 
@@ -263,16 +267,18 @@ static int serial_path(const struct cli_args *a, const char *suffix, struct cli_
 	                                              : cli_usage_error("path too long");
 }
 
-static int id_query(const struct cli_args *a, const char *opt, struct cli_pki_call *out)
+/* --opt ID as ?name=ID */
+static int id_query(const struct cli_args *a, const char *opt, const char *name,
+                    struct cli_pki_call *out)
 {
 	const char *v = cli_opt(a, opt);
-	char name[40];
+	char flag[40];
 	uint64_t id = 0;
 	if (v == NULL)
 		return KH_EXIT_OK;
-	snprintf(name, sizeof(name), "--%s", opt);
-	int ex = cli_uint(v, name, 1, INT64_MAX, &id);
-	return ex != KH_EXIT_OK ? ex : cli_query(out->path, sizeof(out->path), opt, v);
+	snprintf(flag, sizeof(flag), "--%s", opt);
+	int ex = cli_uint(v, flag, 1, INT64_MAX, &id);
+	return ex != KH_EXIT_OK ? ex : cli_query(out->path, sizeof(out->path), name, v);
 }
 
 static int enum_query(const struct cli_args *a, const char *opt, const char *const *names,
@@ -400,12 +406,11 @@ static int build_ca_get(const struct cli_args *a, struct cli_pki_call *out)
 
 static int build_ca_install(const struct cli_args *a, struct cli_pki_call *out)
 {
-	static const char *const labels[] = {"-----BEGIN CERTIFICATE-----", NULL};
 	int ex = ca_path(a, "/certificate", out);
 	if (ex != KH_EXIT_OK)
 		return ex;
 	call_set(out, "PUT", true);
-	return read_pem(cli_pos(a, 1), "certificate", labels, out, "certificate_pem");
+	return read_pem(cli_pos(a, 1), "certificate", cert_labels, out, "certificate_pem");
 }
 
 /* The members profile create and update share; update may also clear and switch off. */
@@ -512,7 +517,7 @@ static int build_request_list(const struct cli_args *a, struct cli_pki_call *out
 	int ex =
 	    enum_query(a, "status", request_states, "pending, approved, rejected or issued", out);
 	if (ex == KH_EXIT_OK)
-		ex = id_query(a, "ca", out);
+		ex = id_query(a, "ca", "ca", out);
 	return ex != KH_EXIT_OK ? ex : cli_page_query(a, out->path, sizeof(out->path));
 }
 
@@ -546,7 +551,7 @@ static int build_cert_list(const struct cli_args *a, struct cli_pki_call *out)
 {
 	snprintf(out->path, sizeof(out->path), "/v1/pki/certificates");
 	call_set(out, "GET", false);
-	int ex = id_query(a, "ca", out);
+	int ex = id_query(a, "ca", "ca", out);
 	if (ex == KH_EXIT_OK)
 		ex = enum_query(a, "status", cert_states, "good, revoked or hold", out);
 	return ex != KH_EXIT_OK ? ex : cli_page_query(a, out->path, sizeof(out->path));
@@ -616,6 +621,76 @@ static int build_crl_get(const struct cli_args *a, struct cli_pki_call *out)
 	                cli_flag(a, "delta") ? "/pki/%s/delta-crl" : "/pki/%s/crl", cli_pos(a, 0));
 }
 
+/* A root certificate from outside that an external CA's certificate may chain to. */
+static int build_anchor_add(const struct cli_args *a, struct cli_pki_call *out)
+{
+	if (!cli_segment_ok(cli_pos(a, 0), KH_LIMIT_NAME_MAX))
+		return cli_usage_error(
+		    "'%s' is not a trust anchor name (1-%u of A-Z a-z 0-9 _ . -)", cli_pos(a, 0),
+		    KH_LIMIT_NAME_MAX);
+	snprintf(out->path, sizeof(out->path), "/v1/pki/trust-anchors");
+	call_set(out, "POST", true);
+	string_member(&out->body.w, "name", cli_pos(a, 0));
+	return read_pem(cli_pos(a, 1), "certificate", cert_labels, out, "certificate_pem");
+}
+
+/* --keystore-id: an operator names the key store; an account always sees its own. */
+static int build_anchor_list(const struct cli_args *a, struct cli_pki_call *out)
+{
+	snprintf(out->path, sizeof(out->path), "/v1/pki/trust-anchors");
+	call_set(out, "GET", false);
+	return id_query(a, "keystore-id", "keystore_id", out);
+}
+
+static int build_anchor_get(const struct cli_args *a, struct cli_pki_call *out)
+{
+	call_set(out, "GET", false);
+	return id_path(a, 0, "ID", "trust-anchors", "", out);
+}
+
+static int build_anchor_remove(const struct cli_args *a, struct cli_pki_call *out)
+{
+	call_set(out, "DELETE", false);
+	return id_path(a, 0, "ID", "trust-anchors", "", out);
+}
+
+static int build_trust_list(const struct cli_args *a, struct cli_pki_call *out)
+{
+	snprintf(out->path, sizeof(out->path), "/v1/pki/trust-list");
+	call_set(out, "GET", false);
+	return id_query(a, "keystore-id", "keystore_id", out);
+}
+
+static int build_responder_issue(const struct cli_args *a, struct cli_pki_call *out)
+{
+	int ex = ca_path(a, "/ocsp-responder", out);
+	if (ex != KH_EXIT_OK)
+		return ex;
+	call_set(out, "POST", true);
+	ex = cli_json_opt_uint(a, &out->body.w, "validity-days", "validity_days", 1,
+	                       RESPONDER_DAYS_MAX);
+	if (ex == KH_EXIT_OK && cli_flag(a, "new-key")) {
+		kh_json_key(&out->body.w, "new_key");
+		kh_json_bool(&out->body.w, true);
+	}
+	return ex;
+}
+
+static int build_responder_get(const struct cli_args *a, struct cli_pki_call *out)
+{
+	bool der = cli_flag(a, "der");
+	if (der && cli_opt(a, "output") == NULL)
+		return cli_usage_error("--der writes a file: give -o FILE (- for standard output)");
+	call_set(out, "GET", false);
+	return ca_path(a, der ? "/ocsp-responder?format=der" : "/ocsp-responder", out);
+}
+
+static int build_responder_remove(const struct cli_args *a, struct cli_pki_call *out)
+{
+	call_set(out, "DELETE", false);
+	return ca_path(a, "/ocsp-responder", out);
+}
+
 typedef int (*build_fn)(const struct cli_args *a, struct cli_pki_call *out);
 
 static const struct {
@@ -626,6 +701,9 @@ static const struct {
     {"ca list", build_ca_list},
     {"ca get", build_ca_get},
     {"ca install", build_ca_install},
+    {"ca responder issue", build_responder_issue},
+    {"ca responder get", build_responder_get},
+    {"ca responder remove", build_responder_remove},
     {"profile create", build_profile_create},
     {"profile list", build_profile_list},
     {"profile get", build_profile_get},
@@ -643,6 +721,11 @@ static const struct {
     {"cert status", build_cert_status},
     {"crl generate", build_crl_generate},
     {"crl get", build_crl_get},
+    {"anchor add", build_anchor_add},
+    {"anchor list", build_anchor_list},
+    {"anchor get", build_anchor_get},
+    {"anchor remove", build_anchor_remove},
+    {"trust-list", build_trust_list},
 };
 
 int cli_pki_build(const struct cli_args *a, struct cli_pki_call *out)
@@ -672,8 +755,19 @@ void cli_pki_call_cleanup(struct cli_pki_call *call)
 static void show_ca(const struct kh_json *doc)
 {
 	static const char *const fields[] = {
-	    "id",      "name",   "kind",      "key_type",   "key",
-	    "subject", "parent", "not_after", "created_at", NULL,
+	    "id",
+	    "name",
+	    "kind",
+	    "key_type",
+	    "key",
+	    "subject",
+	    "parent",
+	    "trust_anchor",
+	    "not_after",
+	    "ocsp_responder.key",
+	    "ocsp_responder.not_after",
+	    "created_at",
+	    NULL,
 	};
 	cli_show_fields(doc, fields);
 }
@@ -745,6 +839,22 @@ static void show_crl(const struct kh_json *doc)
 	cli_show_fields(doc, fields);
 }
 
+static void show_anchor(const struct kh_json *doc)
+{
+	static const char *const fields[] = {
+	    "id",        "keystore_id", "name", "subject", "sha256_fingerprint",
+	    "not_after", "created_at",  NULL};
+	cli_show_fields(doc, fields);
+}
+
+static void show_anchors(const struct kh_json *doc)
+{
+	static const char *const cols[] = {
+	    "id", "name", "subject", "not_after", "sha256_fingerprint", NULL};
+	static const char *const heads[] = {"ID", "NAME", "SUBJECT", "EXPIRES", "SHA-256"};
+	cli_show_table(doc, "trust_anchors", cols, heads);
+}
+
 /* ---- running ---- */
 
 /* Writes the PEM members of doc, in order, to file; the first must be there unless
@@ -810,26 +920,38 @@ static int run_save(struct cli *c, const struct cli_args *a, cli_show_fn show,
 	return ex;
 }
 
-/* A DER answer (a certificate, a CRL), written to -o as is. */
-static int run_bytes(struct cli *c, const struct cli_args *a)
+/* An answer that is not JSON (a DER certificate or CRL, a PEM bundle), written as is to -o,
+ * or to standard output without it; --json does not change it. empty (may be NULL): what an
+ * empty answer means, said on standard error; NULL: an empty answer is a failure. */
+static int run_raw(struct cli *c, const struct cli_args *a, const char *format, const char *empty)
 {
 	struct cli_pki_call call;
 	struct cli_reply r;
 	const char *file = cli_opt(a, "output");
+	bool to_file = file != NULL && strcmp(file, "-") != 0;
 	int ex = cli_pki_build(a, &call);
 	if (ex == KH_EXIT_OK)
 		ex = cli_call(c, call.method, call.path, NULL, CLI_CALL_BYTES, &r);
 	cli_pki_call_cleanup(&call);
 	if (ex != KH_EXIT_OK)
 		return ex;
-	if (r.raw.len == 0)
-		ex = cli_fail("the answer is empty: nothing written to %s", file);
+	if (r.raw.len == 0 && empty == NULL)
+		ex = cli_fail("the answer is empty: nothing written to %s",
+		              to_file ? file : "standard output");
 	else
 		ex = cli_write_public(file, KH_SLICE(r.raw.data, r.raw.len));
-	if (ex == KH_EXIT_OK && strcmp(file, "-") != 0)
-		fprintf(stderr, "keyhold: wrote %s (DER, %zu bytes)\n", file, r.raw.len);
+	if (ex == KH_EXIT_OK && r.raw.len == 0)
+		fprintf(stderr, "keyhold: %s\n", empty);
+	if (ex == KH_EXIT_OK && to_file)
+		fprintf(stderr, "keyhold: wrote %s (%s, %zu bytes)\n", file, format, r.raw.len);
 	cli_reply_free(&r);
 	return ex;
+}
+
+/* A DER certificate or CRL: -o is required (the builders check). */
+static int run_bytes(struct cli *c, const struct cli_args *a)
+{
+	return run_raw(c, a, "DER", NULL);
 }
 
 static int run_show(struct cli *c, const struct cli_args *a, cli_show_fn show)
@@ -855,7 +977,8 @@ static int ca_get(struct cli *c, const struct cli_args *a)
 	return run_save(c, a, show_ca, cli_flag(a, "chain") ? chain : cert, false, NULL);
 }
 
-static int ca_install(struct cli *c, const struct cli_args *a)
+/* ca install, ca responder issue: the answer is the CA. */
+static int ca_show(struct cli *c, const struct cli_args *a)
 {
 	return run_show(c, a, show_ca);
 }
@@ -914,6 +1037,38 @@ static int cert_change(struct cli *c, const struct cli_args *a)
 static int crl_generate(struct cli *c, const struct cli_args *a)
 {
 	return run_show(c, a, show_crl);
+}
+
+static int anchor_show(struct cli *c, const struct cli_args *a)
+{
+	return run_show(c, a, show_anchor);
+}
+
+static int anchor_list(struct cli *c, const struct cli_args *a)
+{
+	return run_show(c, a, show_anchors);
+}
+
+static int anchor_get(struct cli *c, const struct cli_args *a)
+{
+	static const char *const cert[] = {"certificate_pem", NULL};
+	return run_save(c, a, show_anchor, cert, false, NULL);
+}
+
+/* anchor remove, ca responder remove: the answer is 204, no body, so nothing is shown. */
+static int removed(struct cli *c, const struct cli_args *a)
+{
+	return run_save(c, a, show_ca, NULL, false, "removed");
+}
+
+static int trust_list(struct cli *c, const struct cli_args *a)
+{
+	return run_raw(c, a, "PEM", "the trust list is empty: no trust anchors and no root CAs");
+}
+
+static int responder_get(struct cli *c, const struct cli_args *a)
+{
+	return run_raw(c, a, cli_flag(a, "der") ? "DER" : "PEM", NULL);
 }
 
 /* ---- the table ---- */
@@ -1003,6 +1158,30 @@ static const struct cli_opt crl_get_opts[] = {
     {NULL, 0, NULL, NULL},
 };
 
+static const struct cli_opt keystore_opts[] = {
+    {"keystore-id", 0, "ID", "operator: the key store (an account always gets its own)"},
+    {NULL, 0, NULL, NULL},
+};
+static const struct cli_opt anchor_get_opts[] = {
+    {"output", 'o', "FILE", "write the anchor's certificate (PEM) here; - for standard output"},
+    {NULL, 0, NULL, NULL},
+};
+static const struct cli_opt trust_list_opts[] = {
+    {"keystore-id", 0, "ID", "operator: the key store (an account always gets its own)"},
+    {"output", 'o', "FILE", "write the PEM bundle here (default: standard output)"},
+    {NULL, 0, NULL, NULL},
+};
+static const struct cli_opt responder_issue_opts[] = {
+    {"validity-days", 0, "N", "days the responder certificate is valid (1..365, default 30)"},
+    {"new-key", 0, NULL, "a new responder key, not the current one"},
+    {NULL, 0, NULL, NULL},
+};
+static const struct cli_opt responder_get_opts[] = {
+    {"output", 'o', "FILE", "write the certificate here (default: PEM to standard output)"},
+    {"der", 0, NULL, "DER instead of PEM (needs -o; - for standard output)"},
+    {NULL, 0, NULL, NULL},
+};
+
 const struct cli_cmd cli_pki_cmds[] = {
     {"pki", "ca create", "NAME", "create a root, intermediate or external CA", ca_create_opts, 1, 1,
      ca_create, 0},
@@ -1010,7 +1189,13 @@ const struct cli_cmd cli_pki_cmds[] = {
     {"pki", "ca get", "ID", "show a CA; -o saves its certificate or chain", ca_get_opts, 1, 1,
      ca_get, 0},
     {"pki", "ca install", "ID CERT_FILE", "install an external CA's certificate (PEM)", NULL, 2, 2,
-     ca_install, 0},
+     ca_show, 0},
+    {"pki", "ca responder issue", "CA", "issue (or renew) the CA's delegated OCSP responder",
+     responder_issue_opts, 1, 1, ca_show, 0},
+    {"pki", "ca responder get", "CA", "download the OCSP responder's certificate",
+     responder_get_opts, 1, 1, responder_get, 0},
+    {"pki", "ca responder remove", "CA", "go back to OCSP answers signed by the CA itself", NULL, 1,
+     1, removed, 0},
     {"pki", "profile create", "CA NAME", "create a certificate profile", profile_create_opts, 2, 2,
      profile_show, 0},
     {"pki", "profile list", "CA", "list a CA's profiles", NULL, 1, 1, profile_list, 0},
@@ -1039,5 +1224,14 @@ const struct cli_cmd cli_pki_cmds[] = {
      crl_generate, 0},
     {"pki", "crl get", "CA", "download the CA's published CRL (no token needed)", crl_get_opts, 1,
      1, run_bytes, CLI_NO_TOKEN},
+    {"pki", "anchor add", "NAME CERT_FILE", "add a trust anchor: an outside root (PEM)", NULL, 2, 2,
+     anchor_show, 0},
+    {"pki", "anchor list", "", "list the trust anchors", keystore_opts, 0, 0, anchor_list, 0},
+    {"pki", "anchor get", "ID", "show a trust anchor; -o saves its certificate", anchor_get_opts, 1,
+     1, anchor_get, 0},
+    {"pki", "anchor remove", "ID", "remove a trust anchor no external CA chains to", NULL, 1, 1,
+     removed, 0},
+    {"pki", "trust-list", "", "the trust anchors and root CAs as one PEM bundle", trust_list_opts,
+     0, 0, trust_list, 0},
     {NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, 0},
 };

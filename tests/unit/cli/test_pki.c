@@ -410,6 +410,116 @@ static void public_files_are_replaced_whole_with_mode_0644(void **state)
 	kh_test_rmtree(dir);
 }
 
+static void trust_anchor_commands(void **state)
+{
+	char dir[256], pem[300], csr[300];
+	struct cli_pki_call call;
+	(void)state;
+	kh_test_tmpdir(dir, sizeof(dir));
+	snprintf(pem, sizeof(pem), "%s/root.pem", dir);
+	snprintf(csr, sizeof(csr), "%s/req.csr", dir);
+	write_file(pem, "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n");
+	write_file(csr, "-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n"
+	                "-----END CERTIFICATE REQUEST-----\n");
+	char *add[] = {"gm-root", pem};
+	char *add_csr[] = {"gm-root", csr};
+	char *add_missing[] = {"gm-root", dir};
+	char *add_bad_name[] = {"gm root", pem};
+	char *add_dots[] = {"..", pem};
+	expect_call("anchor add", add, N(add), "POST", "/v1/pki/trust-anchors",
+	            "{\"name\":\"gm-root\",\"certificate_pem\":\"-----BEGIN CERTIFICATE-----\\n"
+	            "MIIC\\n-----END CERTIFICATE-----\\n\"}");
+	/* A CSR is not a certificate; a directory cannot be read: failures, not usage. */
+	assert_int_equal(build("anchor add", add_csr, N(add_csr), &call), KH_EXIT_FAILURE);
+	cli_pki_call_cleanup(&call);
+	assert_int_equal(build("anchor add", add_missing, N(add_missing), &call), KH_EXIT_FAILURE);
+	cli_pki_call_cleanup(&call);
+	expect_usage("anchor add", add_bad_name, N(add_bad_name));
+	expect_usage("anchor add", add_dots, N(add_dots));
+
+	char *list[] = {"--keystore-id", "4"};
+	char *list_bad[] = {"--keystore-id", "0"};
+	char *list_word[] = {"--keystore-id", "default"};
+	char *id[] = {"5"};
+	char *get_out[] = {"5", "-o", "root.pem"};
+	char *bad_id[] = {"gm-root"};
+	expect_call("anchor list", NULL, 0, "GET", "/v1/pki/trust-anchors", NULL);
+	expect_call("anchor list", list, N(list), "GET", "/v1/pki/trust-anchors?keystore_id=4",
+	            NULL);
+	expect_usage("anchor list", list_bad, N(list_bad));
+	expect_usage("anchor list", list_word, N(list_word));
+	expect_call("anchor get", id, 1, "GET", "/v1/pki/trust-anchors/5", NULL);
+	expect_call("anchor get", get_out, N(get_out), "GET", "/v1/pki/trust-anchors/5", NULL);
+	expect_usage("anchor get", bad_id, 1);
+	expect_call("anchor remove", id, 1, "DELETE", "/v1/pki/trust-anchors/5", NULL);
+	expect_usage("anchor remove", bad_id, 1);
+	kh_test_rmtree(dir);
+}
+
+static void trust_list_is_fetched_for_a_key_store(void **state)
+{
+	char *out[] = {"-o", "trust.pem"};
+	char *ks[] = {"--keystore-id", "4", "-o", "-"};
+	char *ks_bad[] = {"--keystore-id", "4x"};
+	(void)state;
+	expect_call("trust-list", NULL, 0, "GET", "/v1/pki/trust-list", NULL);
+	expect_call("trust-list", out, N(out), "GET", "/v1/pki/trust-list", NULL);
+	expect_call("trust-list", ks, N(ks), "GET", "/v1/pki/trust-list?keystore_id=4", NULL);
+	expect_usage("trust-list", ks_bad, N(ks_bad));
+}
+
+static void ocsp_responder_commands(void **state)
+{
+	char *ca[] = {"3"};
+	char *issue[] = {"3", "--validity-days", "7", "--new-key"};
+	char *new_key[] = {"3", "--new-key"};
+	char *days_over[] = {"3", "--validity-days", "366"};
+	char *days_zero[] = {"3", "--validity-days", "0"};
+	char *get_out[] = {"3", "-o", "responder.pem"};
+	char *get_der[] = {"3", "--der", "-o", "responder.der"};
+	char *get_der_stdout[] = {"3", "--der"};
+	char *bad_ca[] = {"root-ca"};
+	(void)state;
+	expect_call("ca responder issue", ca, 1, "POST", "/v1/pki/cas/3/ocsp-responder", "{}");
+	expect_call("ca responder issue", issue, N(issue), "POST", "/v1/pki/cas/3/ocsp-responder",
+	            "{\"validity_days\":7,\"new_key\":true}");
+	expect_call("ca responder issue", new_key, N(new_key), "POST",
+	            "/v1/pki/cas/3/ocsp-responder", "{\"new_key\":true}");
+	expect_usage("ca responder issue", days_over, N(days_over));
+	expect_usage("ca responder issue", days_zero, N(days_zero));
+	expect_usage("ca responder issue", bad_ca, 1);
+	expect_call("ca responder get", ca, 1, "GET", "/v1/pki/cas/3/ocsp-responder", NULL);
+	expect_call("ca responder get", get_out, N(get_out), "GET", "/v1/pki/cas/3/ocsp-responder",
+	            NULL);
+	expect_call("ca responder get", get_der, N(get_der), "GET",
+	            "/v1/pki/cas/3/ocsp-responder?format=der", NULL);
+	/* DER is not for a terminal: it needs -o (- says standard output on purpose). */
+	expect_usage("ca responder get", get_der_stdout, N(get_der_stdout));
+	expect_usage("ca responder get", bad_ca, 1);
+	expect_call("ca responder remove", ca, 1, "DELETE", "/v1/pki/cas/3/ocsp-responder", NULL);
+	expect_usage("ca responder remove", bad_ca, 1);
+}
+
+/* The CA's answer carries its responder as an object: "ocsp_responder.key" reaches into it. */
+static void shown_fields_reach_into_member_objects(void **state)
+{
+	struct kh_json *doc = NULL;
+	char buf[64];
+	(void)state;
+	assert_int_equal(kh_json_parse_object(KH_SLICE_LIT("{\"id\":3,\"ocsp_responder\":{\"key\":"
+	                                                   "\"pki-ocsp.3\",\"not_after\":\"2027-"
+	                                                   "01-01T00:00:00Z\"}}"),
+	                                      &doc, NULL, 0),
+	                 KH_OK);
+	assert_string_equal(cli_text(doc, "ocsp_responder.key", buf, sizeof(buf)), "pki-ocsp.3");
+	assert_string_equal(cli_text(doc, "ocsp_responder.not_after", buf, sizeof(buf)),
+	                    "2027-01-01T00:00:00Z");
+	assert_string_equal(cli_text(doc, "ocsp_responder.none", buf, sizeof(buf)), "-");
+	assert_string_equal(cli_text(doc, "id.key", buf, sizeof(buf)), "-");
+	assert_string_equal(cli_text(doc, "ocsp_responder", buf, sizeof(buf)), "{...}");
+	kh_json_free(&doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -426,6 +536,10 @@ int main(void)
 	    cmocka_unit_test(reason_names_are_rfc5280),
 	    cmocka_unit_test(crls_are_generated_and_fetched),
 	    cmocka_unit_test(public_files_are_replaced_whole_with_mode_0644),
+	    cmocka_unit_test(trust_anchor_commands),
+	    cmocka_unit_test(trust_list_is_fetched_for_a_key_store),
+	    cmocka_unit_test(ocsp_responder_commands),
+	    cmocka_unit_test(shown_fields_reach_into_member_objects),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
