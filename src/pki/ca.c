@@ -320,9 +320,7 @@ static kh_rc install_fn(struct kh_pki_change *ch, struct kh_store_tx *tx)
 {
 	struct install *in = ch->arg;
 	uint64_t changed = 0;
-	KH_GUARD(kh_pki_ca_load(tx, in->ca_id, &in->ca, NULL, NULL));
-	KH_GUARD(kh_pki_may(ch->p, in->ca.keystore_id, KH_PKI_MANAGER));
-	ch->keystore_id = in->ca.keystore_id;
+	KH_GUARD(kh_pki_change_ca(ch, tx, in->ca_id, KH_PKI_MANAGER, &in->ca));
 	KH_ENSURE(in->ca.kind == KH_PKI_CA_EXTERNAL && !in->ca.has_certificate, KH_ERR_CONFLICT);
 	if (in->anchor_id != 0) {
 		struct kh_pki_anchor a;

@@ -58,6 +58,10 @@ struct kh_pki_change {
 	kh_rc outcome;
 };
 KH_MUST_CHECK kh_rc kh_pki_change_run(struct kh_pki_change *c);
+/* Inside apply: the CA the change is about, loaded, p one of `who` for it, and the record
+ * for the CA's key store. */
+KH_MUST_CHECK kh_rc kh_pki_change_ca(struct kh_pki_change *c, struct kh_store_tx *tx, int64_t ca_id,
+                                     unsigned who, struct kh_pki_ca *out);
 /* A record of a refusal found before any write (keystore_id 0: the caller's); returns rc. */
 KH_MUST_CHECK kh_rc kh_pki_refused(struct kh_pki *pk, const struct kh_principal *p, const char *op,
                                    int64_t keystore_id, kh_rc rc);

@@ -142,6 +142,15 @@ kh_rc kh_pki_change_run(struct kh_pki_change *c)
 	return c->outcome;
 }
 
+kh_rc kh_pki_change_ca(struct kh_pki_change *c, struct kh_store_tx *tx, int64_t ca_id, unsigned who,
+                       struct kh_pki_ca *out)
+{
+	KH_GUARD(kh_pki_ca_load(tx, ca_id, out, NULL, NULL));
+	KH_GUARD(kh_pki_may(c->p, out->keystore_id, who));
+	c->keystore_id = out->keystore_id;
+	return KH_OK;
+}
+
 struct refusal {
 	struct kh_pki *pk;
 	const struct kh_principal *p;

@@ -144,10 +144,7 @@ kh_rc kh_pki_profile_load(struct kh_store_tx *tx, int64_t ca_id, const char *nam
 static kh_rc managed_ca(struct kh_pki_change *ch, struct kh_store_tx *tx, int64_t ca_id)
 {
 	struct kh_pki_ca ca;
-	KH_GUARD(kh_pki_ca_load(tx, ca_id, &ca, NULL, NULL));
-	KH_GUARD(kh_pki_may(ch->p, ca.keystore_id, KH_PKI_MANAGER | KH_PKI_OPERATOR));
-	ch->keystore_id = ca.keystore_id;
-	return KH_OK;
+	return kh_pki_change_ca(ch, tx, ca_id, KH_PKI_MANAGER | KH_PKI_OPERATOR, &ca);
 }
 
 static void profile_detail(struct kh_pki_change *ch, const struct kh_pki_profile *in)

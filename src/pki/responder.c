@@ -258,9 +258,7 @@ static kh_rc remove_fn(struct kh_pki_change *ch, struct kh_store_tx *tx)
 {
 	struct removal *r = ch->arg;
 	uint64_t changed = 0;
-	KH_GUARD(kh_pki_ca_load(tx, r->ca_id, &r->ca, NULL, NULL));
-	KH_GUARD(kh_pki_may(ch->p, r->ca.keystore_id, KH_PKI_MANAGER));
-	ch->keystore_id = r->ca.keystore_id;
+	KH_GUARD(kh_pki_change_ca(ch, tx, r->ca_id, KH_PKI_MANAGER, &r->ca));
 	struct kh_store_val v[] = {KH_SV_INT(r->ca_id)};
 	KH_GUARD(kh_store_exec(tx, &kh_q_pki_ca_clear_responder, v, 1, &changed));
 	KH_ENSURE(changed == 1, KH_ERR_NOT_FOUND);
