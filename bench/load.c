@@ -23,6 +23,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -747,6 +748,8 @@ int load_run(void)
 		load.threads = load.connections;
 	if (kh_crypto_init() != KH_OK)
 		load_die("kh_crypto_init failed");
+	/* A server closing while a request is written is a connection error, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
 	resolve();
 	if (load.tls)
 		tls_init();
