@@ -14,12 +14,13 @@ free_port() {
   fail "no free port"
 }
 
-# start_keyholdd: sets $kport, $kpid, $token and $ca once it serves.
+# start_keyholdd [ARGS...]: sets $kport, $kpid, $token and $ca once it serves; ARGS go to
+# keyholdd. Called again after the process ended, it serves the same data directory.
 start_keyholdd() {
   kport=$(free_port)
   echo '{"rate_limit_rps": 0}' >"$work/keyholdd.json"
   (cd "$work" && exec "$keyholdd" --dev --config keyholdd.json --listen 127.0.0.1:"$kport" \
-    --log-level warn >"$work/k.out" 2>"$work/k.err") &
+    --log-level warn "$@" >"$work/k.out" 2>"$work/k.err") &
   kpid=$!
   for _ in $(seq 1 200); do
     [[ -s $work/var/dev-token ]] && curl -s --cacert "$work/var/tls/ca.pem" \
