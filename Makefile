@@ -36,6 +36,8 @@ bench: deps
 	@bench/bench_server.sh build/release/src/keyholdd
 	@echo
 	@bench/bench_xks.sh build/release/src/keyholdd
+	@echo
+	@bench/bench_pki.sh build/release/src/keyholdd
 
 fuzz:
 	@scripts/deps.sh fuzz
