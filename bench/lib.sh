@@ -27,7 +27,9 @@ start_keyholdd() {
       "https://127.0.0.1:$kport/v1/sys/health" >/dev/null 2>&1 && break
     sleep 0.05
   done
-  [[ -s $work/var/dev-token ]] || fail "keyholdd did not start: $(cat "$work/k.err")"
+  [[ -s $work/var/dev-token ]] && kill -0 "$kpid" 2>/dev/null &&
+    curl -s --cacert "$work/var/tls/ca.pem" "https://127.0.0.1:$kport/v1/sys/health" >/dev/null 2>&1 ||
+    fail "keyholdd did not start: $(cat "$work/k.err")"
   token=$(cat "$work/var/dev-token")
   ca=$work/var/tls/ca.pem
 }
