@@ -103,7 +103,7 @@ static atomic_flag conn_error_shown = ATOMIC_FLAG_INIT;
 static pthread_mutex_t session_lock = PTHREAD_MUTEX_INITIALIZER;
 static SSL_SESSION *session;
 
-void load_die(const char *what)
+_Noreturn void load_die(const char *what)
 {
 	fprintf(stderr, "%s: %s\n", load.name, what);
 	exit(1);
@@ -217,7 +217,6 @@ void load_parse_url(const char *url, bool https_only)
 	} else {
 		load_die(https_only ? "--url must start with https://"
 		                    : "--url must start with http:// or https://");
-		return;
 	}
 	authority = p = strstr(url, "//") + 2;
 	snprintf(load.port, sizeof(load.port), "%s", default_port);

@@ -49,7 +49,7 @@ struct load_options {
 
 extern struct load_options load;
 
-void load_die(const char *what);
+_Noreturn void load_die(const char *what);
 int64_t load_parse_duration(const char *text);
 unsigned load_parse_count(const char *text, unsigned max);
 /* Appends a whole file to out (up to out's maximum). */

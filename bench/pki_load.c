@@ -147,9 +147,10 @@ static void read_list(const char *name, const char *headers, const char *content
 		char *body = path != NULL ? next_word(&p) : NULL;
 		if (method == NULL)
 			continue;
-		if (path == NULL || path[0] != '/')
+		if (path != NULL && path[0] == '/')
+			request_add(method, path, body, headers, content_type);
+		else
 			load_die("bad line in --requests (METHOD /PATH [BODY_FILE])");
-		request_add(method, path, body, headers, content_type);
 	}
 	fclose(f);
 	if (request_count == 0)
