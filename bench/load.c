@@ -790,5 +790,15 @@ int load_run(void)
 	cpu1 = cpu_seconds();
 	for (unsigned t = 0; t < load.threads; t++)
 		pthread_join(ws[t].thread, NULL);
-	return report(ws, (double)(t1 - t0) / 1e9, cpu1 - cpu0);
+	int ex = report(ws, (double)(t1 - t0) / 1e9, cpu1 - cpu0);
+	for (unsigned i = 0; i < load.connections; i++) {
+		conn_close(&conns[i]);
+		free(conns[i].req);
+		free(conns[i].resp);
+	}
+	for (unsigned t = 0; t < load.threads; t++)
+		close(ws[t].ep);
+	free(conns);
+	free(ws);
+	return ex;
 }
