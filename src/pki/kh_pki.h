@@ -41,6 +41,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "crypto/kh_envelope.h"
 #include "crypto/kh_pki_cert.h"
 #include "crypto/kh_pki_status.h"
 #include "keys/kh_keys.h"
@@ -62,6 +63,9 @@
 #define KH_PKI_ANCHOR_MAX 64u         /* trust anchors per key store */
 #define KH_PKI_RESPONDER_DAYS_DEFAULT 30u
 #define KH_PKI_RESPONDER_DAYS_MAX 365u
+#define KH_PKI_EST_LABEL_MAX 32u /* [A-Za-z0-9_.-] */
+#define KH_PKI_EST_BASIC 1u      /* HTTP Basic: an account's name and one of its tokens */
+#define KH_PKI_EST_CERT 2u       /* a TLS client certificate this CA issued, good and valid */
 
 struct kh_pki;
 
@@ -250,6 +254,16 @@ struct kh_pki_profile {
 	char ocsp_url[KH_PKI_URL_MAX];
 	char ca_issuers_url[KH_PKI_URL_MAX];
 	int64_t created_at, updated_at; /* set by the store */
+	/* Dual certificates (PKI.md "KMC"): on a signing profile, the name of an encryption
+	 * profile of the same CA; a request approved under this profile then also gets an
+	 * encryption certificate for a KMC key pair, whose private key is delivered enveloped to
+	 * the request's (signing) key. "" for none. */
+	char dual_profile[KH_LIMIT_NAME_MAX + 1];
+	/* EST (RFC 7030): served under /.well-known/est/<est_label>/ ("" not served; labels are
+	 * unique across the service), with the client authentications of est_auth (KH_PKI_EST_*
+	 * bits; 0 with a label means KH_PKI_EST_BASIC). */
+	char est_label[KH_PKI_EST_LABEL_MAX + 1];
+	unsigned est_auth;
 };
 
 /* A kms-manager of the CA's key store, or the operator. Names as key names; duplicates
@@ -295,12 +309,26 @@ struct kh_pki_request {
 	char reason[KH_PKI_REASON_TEXT_MAX]; /* rejection reason */
 	char serial[KH_PKI_SERIAL_HEX_MAX];  /* issued: the certificate */
 	int64_t created_at, updated_at;
+	/* EST serverkeygen: the certificate is for a key pair the KMC made, not the CSR's key */
+	bool server_keygen;
+	/* Dual profile: the encryption certificate issued with the signing one ("" none) */
+	char enc_serial[KH_PKI_SERIAL_HEX_MAX];
+	/* Dual or server keygen: the form of the enveloped private key (0: none) and whether the
+	 * envelope is there to fetch (kh_pki_request_envelope) */
+	enum kh_envelope_form form;
+	bool has_envelope;
 };
 
 struct kh_pki_submit {
 	int64_t ca_id;
 	const char *profile;
 	struct kh_slice csr; /* PKCS#10, PEM or DER */
+	/* EST serverkeygen (RFC 7030 4.4): the KMC makes the key pair (of the CSR key's family:
+	 * SM2, P-256, or RSA-2048 for any RSA key); the CSR's key only receives the envelope. */
+	bool server_keygen;
+	/* The envelope's form for a dual or server-keygen request; 0: the usual one for the
+	 * CSR's key type (kh_envelope_form_default). */
+	enum kh_envelope_form form;
 };
 /*
  * Any account of the CA's key store. The CSR is parsed and its proof of possession checked
@@ -336,6 +364,19 @@ KH_MUST_CHECK kh_rc kh_pki_request_approve(struct kh_pki *pk, const struct kh_pr
 KH_MUST_CHECK kh_rc kh_pki_request_reject(struct kh_pki *pk, const struct kh_principal *p,
                                           int64_t id, const char *reason,
                                           struct kh_pki_request *out);
+
+/* The envelope of an issued dual or server-keygen request: the submitter only (it is theirs
+ * alone; anyone else KH_ERR_FORBIDDEN, or KH_ERR_NOT_FOUND from another key store). Appends the
+ * envelope (ciphertext for the CSR's key) to out; KH_ERR_NOT_FOUND when the request has none
+ * (yet). Audited "pki.kmc.deliver". */
+KH_MUST_CHECK kh_rc kh_pki_request_envelope(struct kh_pki *pk, const struct kh_principal *p,
+                                            int64_t id, enum kh_envelope_form *out_form,
+                                            struct kh_buf *out);
+/* The caller's newest request for this CA whose CSR has the same DER (an EST client asking
+ * again while its request waits, RFC 7030 4.2.3); KH_ERR_NOT_FOUND when there is none. */
+KH_MUST_CHECK kh_rc kh_pki_request_find_csr(struct kh_pki *pk, const struct kh_principal *p,
+                                            int64_t ca_id, struct kh_slice csr,
+                                            struct kh_pki_request *out);
 
 /* ---- certificates ---- */
 

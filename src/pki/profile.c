@@ -81,6 +81,29 @@ static kh_rc check(const struct kh_pki_profile *in)
 	              text_ok(in->ca_issuers_url, sizeof(in->ca_issuers_url)),
 	          KH_ERR_BAD_INPUT);
 	KH_ENSURE(kh_pki_profile_kind_problem(in) == NULL, KH_ERR_BAD_INPUT);
+	KH_ENSURE(in->dual_profile[0] == '\0' ||
+	              (in->kind == KH_PKI_CERT_SIGN && !in->is_ca &&
+	               kh_pki_name_valid(in->dual_profile, KH_LIMIT_NAME_MAX) &&
+	               strcmp(in->dual_profile, in->name) != 0),
+	          KH_ERR_BAD_INPUT);
+	KH_ENSURE(in->est_label[0] == '\0' ||
+	              kh_pki_name_valid(in->est_label, KH_PKI_EST_LABEL_MAX),
+	          KH_ERR_BAD_INPUT);
+	KH_ENSURE((in->est_auth & ~(KH_PKI_EST_BASIC | KH_PKI_EST_CERT)) == 0, KH_ERR_BAD_INPUT);
+	return KH_OK;
+}
+
+/* A dual profile's twin: an encryption profile of the same CA that has no twin itself. */
+static kh_rc check_twin(struct kh_store_tx *tx, const struct kh_pki_profile *in)
+{
+	struct kh_pki_profile twin;
+	if (in->dual_profile[0] == '\0')
+		return KH_OK;
+	kh_rc rc = kh_pki_profile_load(tx, in->ca_id, in->dual_profile, &twin);
+	KH_ENSURE(rc != KH_ERR_NOT_FOUND, KH_ERR_BAD_INPUT);
+	KH_GUARD(rc);
+	KH_ENSURE(twin.kind == KH_PKI_CERT_ENCRYPT && twin.dual_profile[0] == '\0',
+	          KH_ERR_BAD_INPUT);
 	return KH_OK;
 }
 
@@ -122,6 +145,15 @@ static kh_rc decode(struct kh_store_rows *rows, struct kh_pki_profile *out)
 	KH_GUARD(kh_store_rows_text_copy(rows, KH_QPP_OCSP_URL, pr.ocsp_url, sizeof(pr.ocsp_url)));
 	KH_GUARD(kh_store_rows_text_copy(rows, KH_QPP_CA_ISSUERS_URL, pr.ca_issuers_url,
 	                                 sizeof(pr.ca_issuers_url)));
+	KH_GUARD(kh_store_rows_text_copy(rows, KH_QPP_DUAL_PROFILE, pr.dual_profile,
+	                                 sizeof(pr.dual_profile)));
+	if (!kh_store_rows_is_null(rows, KH_QPP_EST_LABEL))
+		KH_GUARD(kh_store_rows_text_copy(rows, KH_QPP_EST_LABEL, pr.est_label,
+		                                 sizeof(pr.est_label)));
+	int64_t auth = 0;
+	KH_GUARD(kh_store_rows_int(rows, KH_QPP_EST_AUTH, &auth));
+	KH_ENSURE(auth >= 0 && auth <= (KH_PKI_EST_BASIC | KH_PKI_EST_CERT), KH_ERR_STORAGE);
+	pr.est_auth = (unsigned)auth;
 	*out = pr;
 	return KH_OK;
 }
@@ -155,6 +187,17 @@ static void profile_detail(struct kh_pki_change *ch, const struct kh_pki_profile
 	         in->validity_days);
 }
 
+/* The kind's usual key usage when none is named; Basic for an EST label without a method. */
+static void defaults(struct kh_pki_profile *pr)
+{
+	if (pr->key_usage == 0)
+		pr->key_usage = kind_default_usage(pr);
+	if (pr->est_label[0] != '\0' && pr->est_auth == 0)
+		pr->est_auth = KH_PKI_EST_BASIC;
+	if (pr->est_label[0] == '\0')
+		pr->est_auth = 0;
+}
+
 struct profile_arg {
 	struct kh_pki_profile in; /* with the kind's usual key usage when it named none */
 };
@@ -164,6 +207,7 @@ static kh_rc create_fn(struct kh_pki_change *ch, struct kh_store_tx *tx)
 	const struct kh_pki_profile *in = &((const struct profile_arg *)ch->arg)->in;
 	KH_GUARD(managed_ca(ch, tx, in->ca_id));
 	KH_GUARD(check(in));
+	KH_GUARD(check_twin(tx, in));
 	struct kh_store_val v[] = {
 	    KH_SV_INT(in->ca_id),
 	    KH_SV_TEXT(in->name),
@@ -180,6 +224,9 @@ static kh_rc create_fn(struct kh_pki_change *ch, struct kh_store_tx *tx)
 	    KH_SV_TEXT(in->ca_issuers_url),
 	    KH_SV_INT(ch->now),
 	    KH_SV_INT(ch->now),
+	    KH_SV_TEXT(in->dual_profile),
+	    in->est_label[0] != '\0' ? KH_SV_TEXT(in->est_label) : KH_SV_NULL,
+	    KH_SV_INT(in->est_auth),
 	};
 	KH_GUARD(kh_store_exec(tx, &kh_q_pki_profile_insert, v, KH_SV_COUNT(v), NULL));
 	profile_detail(ch, in);
@@ -192,6 +239,7 @@ static kh_rc update_fn(struct kh_pki_change *ch, struct kh_store_tx *tx)
 	uint64_t changed = 0;
 	KH_GUARD(managed_ca(ch, tx, in->ca_id));
 	KH_GUARD(check(in));
+	KH_GUARD(check_twin(tx, in));
 	struct kh_store_val v[] = {
 	    KH_SV_INT(in->key_types),
 	    KH_SV_INT(in->validity_days),
@@ -205,6 +253,9 @@ static kh_rc update_fn(struct kh_pki_change *ch, struct kh_store_tx *tx)
 	    KH_SV_TEXT(in->ocsp_url),
 	    KH_SV_TEXT(in->ca_issuers_url),
 	    KH_SV_INT(ch->now),
+	    KH_SV_TEXT(in->dual_profile),
+	    in->est_label[0] != '\0' ? KH_SV_TEXT(in->est_label) : KH_SV_NULL,
+	    KH_SV_INT(in->est_auth),
 	    KH_SV_INT(in->ca_id),
 	    KH_SV_TEXT(in->name),
 	};
@@ -218,8 +269,7 @@ kh_rc kh_pki_profile_create(struct kh_pki *pk, const struct kh_principal *p,
                             const struct kh_pki_profile *in)
 {
 	struct profile_arg a = {*in};
-	if (a.in.key_usage == 0)
-		a.in.key_usage = kind_default_usage(in);
+	defaults(&a.in);
 	struct kh_pki_change ch = {
 	    .pk = pk, .p = p, .op = "pki.profile.create", .apply = create_fn, .arg = &a};
 	return kh_pki_change_run(&ch);
@@ -229,8 +279,7 @@ kh_rc kh_pki_profile_update(struct kh_pki *pk, const struct kh_principal *p,
                             const struct kh_pki_profile *in)
 {
 	struct profile_arg a = {*in};
-	if (a.in.key_usage == 0)
-		a.in.key_usage = kind_default_usage(in);
+	defaults(&a.in);
 	struct kh_pki_change ch = {
 	    .pk = pk, .p = p, .op = "pki.profile.update", .apply = update_fn, .arg = &a};
 	return kh_pki_change_run(&ch);

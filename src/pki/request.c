@@ -59,6 +59,19 @@ static kh_rc decode(struct kh_store_rows *rows, struct kh_pki_request *out, int6
 	KH_GUARD(kh_store_rows_int(rows, KH_QPR_CREATED_AT, &r.created_at));
 	KH_GUARD(kh_store_rows_int(rows, KH_QPR_UPDATED_AT, &r.updated_at));
 	KH_GUARD(kh_store_rows_int(rows, KH_QPR_KEYSTORE_ID, keystore_id));
+	if (!kh_store_rows_is_null(rows, KH_QPR_KEYGEN)) {
+		KH_GUARD(kh_store_rows_text(rows, KH_QPR_KEYGEN, &s));
+		KH_ENSURE(kh_slice_eq(s, KH_SLICE_LIT("server")), KH_ERR_STORAGE);
+		r.server_keygen = true;
+	}
+	if (!kh_store_rows_is_null(rows, KH_QPR_ENVELOPE_FORM)) {
+		KH_GUARD(kh_store_rows_text(rows, KH_QPR_ENVELOPE_FORM, &s));
+		KH_ENSURE(kh_envelope_form_parse(s, &r.form) == KH_OK, KH_ERR_STORAGE);
+	}
+	KH_GUARD(text_opt(rows, KH_QPR_ENC_SERIAL, r.enc_serial, sizeof(r.enc_serial)));
+	int64_t has = 0;
+	KH_GUARD(kh_store_rows_int(rows, KH_QPR_HAS_ENVELOPE, &has));
+	r.has_envelope = has != 0;
 	if (csr != NULL) {
 		KH_GUARD(kh_store_rows_blob(rows, KH_QPR_CSR, &s));
 		KH_GUARD(kh_buf_append(csr, s));
@@ -106,6 +119,9 @@ struct ctx {
 	const char *reason;
 	struct kh_pki_issue issue;
 	struct kh_pki_issued issued;
+	char csr_hash[KH_PKI_FINGERPRINT_HEX_MAX]; /* SHA-256 of the CSR's DER, hex */
+	bool server_keygen;
+	enum kh_envelope_form form; /* dual or server keygen: the envelope's */
 };
 
 static void ctx_init(struct ctx *c, struct kh_pki *pk, const struct kh_principal *p)
@@ -171,6 +187,20 @@ static kh_rc check_csr(struct ctx *c, char *msg, size_t msg_len)
 	return kh_pki_sans_text(c->csr->sans, c->csr->san_count, c->sans, sizeof(c->sans));
 }
 
+/* SHA-256 of a CSR's DER as lower-case hex: how an EST client's repeated request is found. */
+static kh_rc csr_hash(struct kh_slice der, char out[KH_PKI_FINGERPRINT_HEX_MAX])
+{
+	uint8_t h[32];
+	static const char digits[] = "0123456789abcdef";
+	KH_GUARD(kh_hash(KH_HASH_SHA256, der, h, sizeof(h)));
+	for (size_t i = 0; i < sizeof(h); i++) {
+		out[2 * i] = digits[h[i] >> 4];
+		out[2 * i + 1] = digits[h[i] & 15];
+	}
+	out[2 * sizeof(h)] = '\0';
+	return KH_OK;
+}
+
 static kh_rc parse_csr(struct ctx *c, struct kh_slice csr, char *msg, size_t msg_len)
 {
 	kh_rc rc = kh_pki_csr_parse(csr, &c->csr);
@@ -182,7 +212,8 @@ static kh_rc parse_csr(struct ctx *c, struct kh_slice csr, char *msg, size_t msg
 		say(msg, msg_len, "the CSR does not parse");
 	KH_GUARD(rc);
 	kh_buf_clear(&c->csr_der);
-	return kh_pki_der_of(csr, &c->csr_der);
+	KH_GUARD(kh_pki_der_of(csr, &c->csr_der));
+	return csr_hash(kh_buf_slice(&c->csr_der), c->csr_hash);
 }
 
 static void issue_setup(struct ctx *c)
@@ -227,6 +258,9 @@ static kh_rc insert_fn(struct kh_pki_change *ch, struct kh_store_tx *tx)
 	    issued ? KH_SV_TEXT(c->issued.serial_hex) : KH_SV_NULL,
 	    KH_SV_INT(ch->now),
 	    KH_SV_INT(ch->now),
+	    KH_SV_TEXT(c->csr_hash),
+	    c->server_keygen ? KH_SV_TEXT("server") : KH_SV_NULL,
+	    c->form != 0 ? KH_SV_TEXT(kh_envelope_form_name(c->form)) : KH_SV_NULL,
 	};
 	KH_GUARD(
 	    kh_store_query_one(tx, &kh_q_pki_request_insert, v, KH_SV_COUNT(v), &rows, &found));

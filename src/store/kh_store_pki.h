@@ -56,6 +56,9 @@ enum kh_q_pki_profile_col {
 	KH_QPP_CA_ISSUERS_URL,
 	KH_QPP_CREATED_AT,
 	KH_QPP_UPDATED_AT,
+	KH_QPP_DUAL_PROFILE,
+	KH_QPP_EST_LABEL, /* NULL: not served over EST */
+	KH_QPP_EST_AUTH,
 };
 
 /* The request's columns, then the key store of its CA. */
@@ -74,6 +77,10 @@ enum kh_q_pki_request_col {
 	KH_QPR_CREATED_AT,
 	KH_QPR_UPDATED_AT,
 	KH_QPR_KEYSTORE_ID,
+	KH_QPR_KEYGEN,        /* NULL, or "server" (EST serverkeygen) */
+	KH_QPR_ENVELOPE_FORM, /* NULL, or a kh_envelope_form_name */
+	KH_QPR_ENC_SERIAL,    /* NULL, or the encryption certificate of a dual request */
+	KH_QPR_HAS_ENVELOPE,  /* 1 when an envelope is stored */
 };
 
 /* The certificate's columns, then the key store of its CA. */
@@ -134,19 +141,29 @@ extern const struct kh_store_query kh_q_pki_anchor_users;
 extern const struct kh_store_query kh_q_pki_ca_take_crl_number;
 
 /* ca_id, name, key_types, validity_days, key_usage, ekus, is_ca, path_len, approval, kind,
- * crl_url, ocsp_url, ca_issuers_url, created_at, updated_at */
+ * crl_url, ocsp_url, ca_issuers_url, created_at, updated_at, dual_profile, est_label (or NULL),
+ * est_auth */
 extern const struct kh_store_query kh_q_pki_profile_insert;
 /* ca_id, name -> profile columns */
 extern const struct kh_store_query kh_q_pki_profile_get;
 /* ca_id -> profile columns, by name */
 extern const struct kh_store_query kh_q_pki_profile_list;
 /* key_types, validity_days, key_usage, ekus, is_ca, path_len, approval, kind, crl_url,
- * ocsp_url, ca_issuers_url, updated_at, ca_id, name */
+ * ocsp_url, ca_issuers_url, updated_at, dual_profile, est_label (or NULL), est_auth, ca_id,
+ * name */
 extern const struct kh_store_query kh_q_pki_profile_update;
+/* est_label -> profile columns (labels are unique across the service) */
+extern const struct kh_store_query kh_q_pki_profile_by_est_label;
 
 /* ca_id, profile, csr, subject, sans, status, submitter, officer (or NULL), serial (or NULL),
- * created_at, updated_at -> id */
+ * created_at, updated_at, csr_sha256 (hex), keygen (or NULL), envelope_form (or NULL) -> id */
 extern const struct kh_store_query kh_q_pki_request_insert;
+/* ca_id, csr_sha256, submitter -> request columns of the newest such request */
+extern const struct kh_store_query kh_q_pki_request_by_csr;
+/* id -> envelope (or NULL) */
+extern const struct kh_store_query kh_q_pki_request_envelope;
+/* enc_serial (or NULL), envelope (or NULL), id */
+extern const struct kh_store_query kh_q_pki_request_set_dual;
 /* id -> request columns */
 extern const struct kh_store_query kh_q_pki_request_get;
 /* keystore_id, ca_id (0: any), status ('': any), after_id, limit -> request columns, by id */

@@ -10,10 +10,12 @@
 	"id, keystore_id, name, fingerprint, subject, not_after, certificate, created_at"
 #define PROFILE_COLUMNS                                                                            \
 	"ca_id, name, key_types, validity_days, key_usage, ekus, is_ca, path_len, approval, kind," \
-	" crl_url, ocsp_url, ca_issuers_url, created_at, updated_at"
+	" crl_url, ocsp_url, ca_issuers_url, created_at, updated_at, dual_profile, est_label,"     \
+	" est_auth"
 #define REQUEST_SELECT                                                                             \
 	"SELECT r.id, r.ca_id, r.profile, r.csr, r.subject, r.sans, r.status, r.submitter,"        \
-	" r.officer, r.reason, r.serial, r.created_at, r.updated_at, c.keystore_id"                \
+	" r.officer, r.reason, r.serial, r.created_at, r.updated_at, c.keystore_id, r.keygen,"     \
+	" r.envelope_form, r.enc_serial, r.envelope IS NOT NULL"                                   \
 	" FROM pki_requests r JOIN pki_cas c ON c.id = r.ca_id"
 #define CERT_SELECT                                                                                \
 	"SELECT x.serial, x.ca_id, x.request_id, x.subject, x.not_before, x.not_after, x.status,"  \
@@ -76,7 +78,7 @@ const struct kh_store_query kh_q_pki_ca_take_crl_number = {
 
 const struct kh_store_query kh_q_pki_profile_insert = {
     "pki_profile.insert", "INSERT INTO pki_profiles (" PROFILE_COLUMNS ")"
-                          " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"};
+                          " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"};
 const struct kh_store_query kh_q_pki_profile_get = {
     "pki_profile.get", "SELECT " PROFILE_COLUMNS " FROM pki_profiles WHERE ca_id = ? AND name = ?"};
 const struct kh_store_query kh_q_pki_profile_list = {
@@ -86,12 +88,23 @@ const struct kh_store_query kh_q_pki_profile_update = {
     "pki_profile.update",
     "UPDATE pki_profiles SET key_types = ?, validity_days = ?, key_usage = ?, ekus = ?,"
     " is_ca = ?, path_len = ?, approval = ?, kind = ?, crl_url = ?, ocsp_url = ?,"
-    " ca_issuers_url = ?, updated_at = ? WHERE ca_id = ? AND name = ?"};
+    " ca_issuers_url = ?, updated_at = ?, dual_profile = ?, est_label = ?, est_auth = ?"
+    " WHERE ca_id = ? AND name = ?"};
+const struct kh_store_query kh_q_pki_profile_by_est_label = {
+    "pki_profile.by_est_label", "SELECT " PROFILE_COLUMNS " FROM pki_profiles WHERE est_label = ?"};
 
 const struct kh_store_query kh_q_pki_request_insert = {
     "pki_request.insert",
     "INSERT INTO pki_requests (ca_id, profile, csr, subject, sans, status, submitter, officer,"
-    " serial, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"};
+    " serial, created_at, updated_at, csr_sha256, keygen, envelope_form)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"};
+const struct kh_store_query kh_q_pki_request_by_csr = {
+    "pki_request.by_csr", REQUEST_SELECT " WHERE r.ca_id = ? AND r.csr_sha256 = ?"
+                                         " AND r.submitter = ? ORDER BY r.id DESC LIMIT 1"};
+const struct kh_store_query kh_q_pki_request_envelope = {
+    "pki_request.envelope", "SELECT envelope FROM pki_requests WHERE id = ?"};
+const struct kh_store_query kh_q_pki_request_set_dual = {
+    "pki_request.set_dual", "UPDATE pki_requests SET enc_serial = ?, envelope = ? WHERE id = ?"};
 const struct kh_store_query kh_q_pki_request_get = {"pki_request.get",
                                                     REQUEST_SELECT " WHERE r.id = ?"};
 const struct kh_store_query kh_q_pki_request_list = {

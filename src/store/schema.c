@@ -310,14 +310,78 @@ static const char *const m6[] = {
     "ALTER TABLE pki_cas ADD COLUMN responder_generation INTEGER NOT NULL DEFAULT 0",
 };
 
+/* 7: the key management centre (PKI.md "KMC"). kmc_keys archives every encryption key pair
+ * (spare, shared by the service's pool, then in use by one certificate of a key store, then
+ * history) with its private key sealed by the barrier at scope "kmc/<id>"; rows are never
+ * deleted within retain_until (NULL: not yet in history). kmc_recoveries and kmc_votes carry
+ * k-of-n recovery. Requests gain what dual issuance, EST serverkeygen and EST retries need;
+ * profiles their encryption twin and their EST label. */
+static const char *const m7[] = {
+    "CREATE TABLE kmc_keys ("
+    " id INTEGER PRIMARY KEY,"
+    " algorithm TEXT NOT NULL,"
+    " state TEXT NOT NULL,"
+    " public_key BLOB NOT NULL,"
+    " keystore_id INTEGER REFERENCES keystores(id),"
+    " ca_id INTEGER REFERENCES pki_cas(id),"
+    " serial TEXT,"
+    " request_id INTEGER REFERENCES pki_requests(id),"
+    " history_reason TEXT,"
+    " created_at INTEGER NOT NULL,"
+    " used_at INTEGER,"
+    " history_at INTEGER,"
+    " retain_until INTEGER)",
+    "CREATE INDEX kmc_keys_by_state ON kmc_keys(algorithm, state, id)",
+    "CREATE INDEX kmc_keys_by_serial ON kmc_keys(serial)",
+    "CREATE INDEX kmc_keys_by_keystore ON kmc_keys(keystore_id, id)",
+
+    "CREATE TABLE kmc_recoveries ("
+    " id INTEGER PRIMARY KEY,"
+    " keystore_id INTEGER NOT NULL REFERENCES keystores(id),"
+    " key_id INTEGER NOT NULL REFERENCES kmc_keys(id),"
+    " serial TEXT NOT NULL,"
+    " requester TEXT NOT NULL,"
+    " reason TEXT NOT NULL,"
+    " recipient BLOB NOT NULL,"
+    " form TEXT NOT NULL,"
+    " status TEXT NOT NULL,"
+    " quorum INTEGER NOT NULL,"
+    " approvals INTEGER NOT NULL,"
+    " envelope BLOB,"
+    " expires_at INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL)",
+    "CREATE INDEX kmc_recoveries_by_status ON kmc_recoveries(keystore_id, status, id)",
+    "CREATE TABLE kmc_votes ("
+    " recovery_id INTEGER NOT NULL REFERENCES kmc_recoveries(id),"
+    " officer TEXT NOT NULL,"
+    " approve INTEGER NOT NULL,"
+    " reason TEXT,"
+    " at INTEGER NOT NULL,"
+    " PRIMARY KEY (recovery_id, officer))",
+
+    "ALTER TABLE pki_requests ADD COLUMN csr_sha256 TEXT",
+    "CREATE INDEX pki_requests_by_csr ON pki_requests(ca_id, csr_sha256)",
+    "ALTER TABLE pki_requests ADD COLUMN keygen TEXT",
+    "ALTER TABLE pki_requests ADD COLUMN envelope_form TEXT",
+    "ALTER TABLE pki_requests ADD COLUMN enc_serial TEXT",
+    "ALTER TABLE pki_requests ADD COLUMN envelope BLOB",
+
+    "ALTER TABLE pki_profiles ADD COLUMN dual_profile TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE pki_profiles ADD COLUMN est_label TEXT",
+    "ALTER TABLE pki_profiles ADD COLUMN est_auth INTEGER NOT NULL DEFAULT 0",
+    "CREATE UNIQUE INDEX pki_profiles_by_est_label ON pki_profiles(est_label)"
+    " WHERE est_label IS NOT NULL",
+};
+
 #define MIGRATION(n, stmts)                                                                        \
 	{                                                                                          \
 		n, stmts, sizeof(stmts) / sizeof((stmts)[0])                                       \
 	}
 
 const struct kh_store_migration kh_store_migrations[] = {
-    MIGRATION(1, m1), MIGRATION(2, m2), MIGRATION(3, m3),
-    MIGRATION(4, m4), MIGRATION(5, m5), MIGRATION(6, m6),
+    MIGRATION(1, m1), MIGRATION(2, m2), MIGRATION(3, m3), MIGRATION(4, m4),
+    MIGRATION(5, m5), MIGRATION(6, m6), MIGRATION(7, m7),
 };
 const size_t kh_store_migration_count =
     sizeof(kh_store_migrations) / sizeof(kh_store_migrations[0]);
