@@ -561,12 +561,36 @@ static kh_rc opt_choice(struct kh_api_call *c, const char *member, const char *c
 	return have ? kh_api_member_fail(c, KH_ERR_BAD_INPUT, member, what) : KH_OK;
 }
 
+/* "est_auth": an array of "basic" and "cert". */
+static kh_rc opt_est_auth(struct kh_api_call *c, unsigned *out, bool *present)
+{
+	const struct kh_json *arr = NULL;
+	size_t n = 0;
+	unsigned bits = 0;
+	struct kh_slice s;
+	KH_GUARD(name_array(c, "est_auth", &arr, &n, present));
+	for (size_t i = 0; *present && i < n; i++) {
+		unsigned bit = 0;
+		if (kh_json_as_string(kh_json_array_at(arr, i), &s) == KH_OK)
+			bit = kh_slice_eq(s, KH_SLICE_LIT("basic"))  ? KH_PKI_EST_BASIC
+			      : kh_slice_eq(s, KH_SLICE_LIT("cert")) ? KH_PKI_EST_CERT
+			                                             : 0;
+		if (bit == 0)
+			return kh_api_member_fail(c, KH_ERR_BAD_INPUT, "est_auth",
+			                          "is an array of \"basic\" and \"cert\"");
+		bits |= bit;
+	}
+	if (*present)
+		*out = bits;
+	return KH_OK;
+}
+
 /* Decodes the profile members over *pr (create: the defaults; update: the current profile). */
 static kh_rc profile_decode(struct kh_api_call *c, struct kh_pki_profile *pr, bool *out_any)
 {
 	static const char *const approvals[] = {"auto", "required"};
 	static const char *const kinds[] = {"sign", "encrypt", "both"};
-	bool h[10] = {false};
+	bool h[11] = {false};
 	int64_t days = 0, path_len = 0;
 	size_t approval = pr->approval_required ? 1 : 0, kind = (size_t)pr->kind - 1;
 	KH_GUARD(opt_key_types(c, &pr->key_types, &h[0]));
@@ -581,6 +605,10 @@ static kh_rc profile_decode(struct kh_api_call *c, struct kh_pki_profile *pr, bo
 	KH_GUARD(kh_api_opt_string(c, "ocsp_url", pr->ocsp_url, sizeof(pr->ocsp_url), &h[6]));
 	KH_GUARD(kh_api_opt_string(c, "ca_issuers_url", pr->ca_issuers_url,
 	                           sizeof(pr->ca_issuers_url), &h[7]));
+	KH_GUARD(kh_api_opt_string(c, "dual_profile", pr->dual_profile, sizeof(pr->dual_profile),
+	                           &h[8]));
+	KH_GUARD(kh_api_opt_string(c, "est_label", pr->est_label, sizeof(pr->est_label), &h[9]));
+	KH_GUARD(opt_est_auth(c, &pr->est_auth, &h[10]));
 	if (h[1])
 		pr->validity_days = (unsigned)days;
 	if (h[4])
@@ -594,7 +622,7 @@ static kh_rc profile_decode(struct kh_api_call *c, struct kh_pki_profile *pr, bo
 	if (why != NULL)
 		return kh_api_member_fail(c, KH_ERR_BAD_INPUT, "kind", why);
 	*out_any = false;
-	for (size_t i = 0; i < 8; i++)
+	for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++)
 		*out_any |= h[i];
 	*out_any |= kh_api_has(c, "is_ca") || kh_api_has(c, "approval") || kh_api_has(c, "kind");
 	return KH_OK;
@@ -650,6 +678,21 @@ static void write_profile(struct kh_json_writer *w, const struct kh_pki_profile 
 			kh_json_key(w, urls[i][0]);
 			kh_json_cstr(w, urls[i][1]);
 		}
+	if (pr->dual_profile[0] != '\0') {
+		kh_json_key(w, "dual_profile");
+		kh_json_cstr(w, pr->dual_profile);
+	}
+	if (pr->est_label[0] != '\0') {
+		kh_json_key(w, "est_label");
+		kh_json_cstr(w, pr->est_label);
+		kh_json_key(w, "est_auth");
+		kh_json_array_begin(w);
+		if ((pr->est_auth & KH_PKI_EST_BASIC) != 0)
+			kh_json_cstr(w, "basic");
+		if ((pr->est_auth & KH_PKI_EST_CERT) != 0)
+			kh_json_cstr(w, "cert");
+		kh_json_array_end(w);
+	}
 	kh_json_key(w, "created_at");
 	kh_json_time(w, pr->created_at);
 	kh_json_key(w, "updated_at");
@@ -792,6 +835,20 @@ static kh_rc write_request(struct kh_api_call *c, struct kh_json_writer *w,
 		kh_json_key(w, "serial");
 		kh_json_cstr(w, r->serial);
 	}
+	if (r->server_keygen) {
+		kh_json_key(w, "server_keygen");
+		kh_json_bool(w, true);
+	}
+	if (r->enc_serial[0] != '\0') {
+		kh_json_key(w, "encryption_serial");
+		kh_json_cstr(w, r->enc_serial);
+	}
+	if (r->form != 0) {
+		kh_json_key(w, "envelope_form");
+		kh_json_cstr(w, kh_envelope_form_name(r->form));
+		kh_json_key(w, "envelope_ready");
+		kh_json_bool(w, r->has_envelope);
+	}
 	if (with_cert && r->serial[0] != '\0') {
 		struct kh_pki_certificate cert;
 		struct kh_buf der;
@@ -833,6 +890,14 @@ static kh_rc pki_request_submit(struct kh_api_call *c)
 	if (rc == KH_OK && (kh_json_get_string(c->body, "csr", &csr) != KH_OK || csr.len == 0))
 		rc = kh_api_member_fail(c, KH_ERR_BAD_INPUT, "csr",
 		                        "is required: a PKCS#10 request as PEM");
+	char form[16];
+	bool have_form = false;
+	if (rc == KH_OK)
+		rc = kh_api_opt_string(c, "envelope_form", form, sizeof(form), &have_form);
+	if (rc == KH_OK && have_form &&
+	    kh_envelope_form_parse(kh_slice_from_cstr(form), &req.form) != KH_OK)
+		rc = kh_api_member_fail(c, KH_ERR_BAD_INPUT, "envelope_form",
+		                        "is \"skf\", \"gmt0009\" or \"cms\"");
 	if (rc == KH_OK) {
 		req.profile = profile;
 		req.csr = csr;
@@ -1538,13 +1603,17 @@ static const char *const ca_fields[] = {"name",          "kind",   "key_type", "
                                         "validity_days", "parent", "path_len", NULL};
 static const char *const install_fields[] = {"certificate_pem", NULL};
 static const char *const profile_fields[] = {
-    "name",     "key_types", "validity_days", "key_usage", "extended_key_usage", "is_ca",
-    "path_len", "approval",  "kind",          "crl_url",   "ocsp_url",           "ca_issuers_url",
+    "name",     "key_types",      "validity_days", "key_usage", "extended_key_usage",
+    "is_ca",    "path_len",       "approval",      "kind",      "crl_url",
+    "ocsp_url", "ca_issuers_url", "dual_profile",  "est_label", "est_auth",
     NULL};
 static const char *const profile_update_fields[] = {
-    "key_types", "validity_days", "key_usage", "extended_key_usage", "is_ca",          "path_len",
-    "approval",  "kind",          "crl_url",   "ocsp_url",           "ca_issuers_url", NULL};
-static const char *const submit_fields[] = {"ca", "profile", "csr", NULL};
+    "key_types",          "validity_days",  "key_usage",
+    "extended_key_usage", "is_ca",          "path_len",
+    "approval",           "kind",           "crl_url",
+    "ocsp_url",           "ca_issuers_url", "dual_profile",
+    "est_label",          "est_auth",       NULL};
+static const char *const submit_fields[] = {"ca", "profile", "csr", "envelope_form", NULL};
 static const char *const reject_fields[] = {"reason", NULL};
 static const char *const revoke_fields[] = {"reason", NULL};
 static const char *const anchor_fields[] = {"name", "certificate_pem", NULL};

@@ -133,6 +133,14 @@ void kh_pki_ocsp_forget_ca(struct kh_pki *pk, int64_t ca_id);
 /* Hex serial -> bytes (at most KH_PKI_SERIAL_MAX_LEN); KH_ERR_STORAGE when malformed. */
 KH_MUST_CHECK kh_rc kh_pki_serial_bytes(const char *hex, uint8_t *out, size_t *out_len);
 
+/* ---- key management centre (kmc.c) ---- */
+
+/* The pool family that serves a requester's key type: SM2, P-256 (for P-256 and P-384) or
+ * RSA-2048 (for any RSA size); 0 for Ed25519, which has no encryption use. */
+enum kh_pkey_type kh_pki_kmc_family(enum kh_pkey_type t);
+/* "sm2", "ecdsa-p256", ... as the API names key types. */
+const char *kh_pki_pkey_type_name(enum kh_pkey_type t);
+
 /* ns <-> certificate seconds. */
 static inline int64_t kh_pki_sec(int64_t ns)
 {

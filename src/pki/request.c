@@ -278,6 +278,29 @@ static kh_rc insert_fn(struct kh_pki_change *ch, struct kh_store_tx *tx)
 	return KH_OK;
 }
 
+/* Dual and server-keygen requests: the envelope's form, which the CSR's key must be able to
+ * open (SKF and GM/T 0009: SM2; CMS: RSA or ECDSA). Others carry none. */
+static kh_rc choose_form(struct ctx *c, enum kh_envelope_form asked, char *msg, size_t len)
+{
+	enum kh_pkey_type t = kh_pkey_type_of(c->csr->key);
+	c->form = 0;
+	if (c->profile.dual_profile[0] == '\0' && !c->server_keygen)
+		return KH_OK;
+	if (kh_pki_kmc_family(t) == 0) {
+		say(msg, len, "the KMC keeps no %s key pairs (sm2, ecdsa and rsa only)",
+		    kh_pki_pkey_type_name(t));
+		return KH_ERR_BAD_INPUT;
+	}
+	c->form = asked != 0 ? asked : kh_envelope_form_default(t);
+	bool sm2 = t == KH_PKEY_SM2;
+	if (c->form == 0 || sm2 != (c->form != KH_ENVELOPE_CMS)) {
+		say(msg, len, "a %s key cannot open a %s envelope", kh_pki_pkey_type_name(t),
+		    kh_envelope_form_name(c->form));
+		return KH_ERR_BAD_INPUT;
+	}
+	return KH_OK;
+}
+
 static kh_rc submit_check(struct ctx *c, const struct kh_pki_submit *req, char *msg, size_t len)
 {
 	struct kh_store_tx *tx = NULL;
@@ -286,7 +309,9 @@ static kh_rc submit_check(struct ctx *c, const struct kh_pki_submit *req, char *
 	kh_store_read_end(&tx);
 	KH_GUARD(rc);
 	KH_GUARD(parse_csr(c, req->csr, msg, len));
-	return check_csr(c, msg, len);
+	KH_GUARD(check_csr(c, msg, len));
+	c->server_keygen = req->server_keygen;
+	return choose_form(c, req->form, msg, len);
 }
 
 kh_rc kh_pki_request_submit(struct kh_pki *pk, const struct kh_principal *p,
