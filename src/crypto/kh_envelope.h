@@ -1,27 +1,71 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Envelopes of an encryption private key (PKI.md "Envelope for the encryption private key"):
- * the key management centre hands a private key only in one of these forms, encrypted to a
- * public key whose private half the recipient holds.
+ * The key management centre's envelopes (PKI.md "Envelope for the encryption private key"): the
+ * private key of a freshly issued encryption key pair, sealed to the user's signing public key
+ * for delivery. Three forms:
+ *
+ * KH_ENVELOPE_SKF: GM/T 0016 (SKF) ENVELOPEDKEYBLOB, SM2 in SM2 only. Exactly
+ * KH_ENVELOPE_SKF_LEN bytes, fields serialized one after the other with no padding, every
+ * integer a little-endian u32, every coordinate and the scalar 32 bytes right-aligned in 64
+ * (32 zero bytes first, then the big-endian value):
+ *
+ *   offset  len  field
+ *        0    4  Version            = 1
+ *        4    4  ulSymmAlgID        = 0x00000401 (SGD_SM4_ECB, GM/T 0006)
+ *        8    4  ulBits             = 256
+ *       12   64  cbEncryptedPriKey  SM4-ECB, no padding, of 32 zero bytes || d
+ *       76    4  PubKey.BitLen      = 256
+ *       80   64  PubKey.XCoordinate of the enveloped key pair's public key
+ *      144   64  PubKey.YCoordinate
+ *      208   64  ECCCipherBlob.XCoordinate  C1.x   } SM2 encryption (GB/T 32918.4, SM3)
+ *      272   64  ECCCipherBlob.YCoordinate  C1.y   } of the random 16-byte SM4 key under
+ *      336   32  ECCCipherBlob.HASH         C3     } the recipient's public key
+ *      368    4  ECCCipherBlob.CipherLen    = 16
+ *      372   16  ECCCipherBlob.Cipher       C2
+ *
+ * KH_ENVELOPE_GMT0009: GM/T 0009 DER, SM2 in SM2 only:
+ *   SM2EnvelopedKey ::= SEQUENCE {
+ *     symAlgID               AlgorithmIdentifier,  -- SM4-ECB 1.2.156.10197.1.104.1, no params
+ *     symEncryptedKey        SM2Cipher,            -- SEQUENCE { x, y, hash, ciphertext } of
+ *                                                  -- the SM4 key under the recipient's key
+ *     sm2PublicKey           BIT STRING,           -- 04 || X || Y (65 bytes), enveloped pair
+ *     sm2EncryptedPrivateKey BIT STRING }          -- SM4-ECB of d (32 bytes)
+ *
  */
 #ifndef KH_ENVELOPE_H
 #define KH_ENVELOPE_H
 
-#include "base/kh_buf.h"
 #include "crypto/kh_crypto.h"
 
 enum kh_envelope_form {
 	KH_ENVELOPE_SKF = 1, /* GM/T 0016 (SKF) ENVELOPEDKEYBLOB, SM2 only */
 	KH_ENVELOPE_GMT0009, /* GM/T 0009 SM2EnvelopedKey DER, SM2 only */
-	KH_ENVELOPE_CMS,     /* CMS (RFC 5652) EnvelopedData DER of the PKCS#8; RSA and EC */
+	KH_ENVELOPE_CMS,     /* CMS (RFC 5652) EnvelopedData DER carrying the PKCS#8 PrivateKeyInfo;
+	                        RSA and EC recipients */
 };
 
-/* "skf", "gmt0009", "cms" */
+/* 12 + 64 + (4 + 64 + 64) + (64 + 64 + 32 + 4 + 16): the layout above. */
+#define KH_ENVELOPE_SKF_LEN 388u
+
+/* "skf", "gmt0009", "cms"; NULL for a value outside the enum. */
 const char *kh_envelope_form_name(enum kh_envelope_form f);
+/* The form named exactly s (as kh_envelope_form_name spells it); KH_ERR_BAD_INPUT otherwise. */
 KH_MUST_CHECK kh_rc kh_envelope_form_parse(struct kh_slice s, enum kh_envelope_form *out);
-/* SM2 -> SKF, RSA and ECDSA -> CMS; ed25519 -> 0 (none). */
+/* The usual form for a recipient key type: SM2 -> SKF, RSA and ECDSA -> CMS; Ed25519 -> 0
+ * (none: an Ed25519 key cannot receive an envelope). */
 enum kh_envelope_form kh_envelope_form_default(enum kh_pkey_type recipient);
-/* Envelopes the private key of `key` to the public key `to`. */
+
+/*
+ * Envelopes the private key of key to the public key to (only its public half is used) and
+ * appends the envelope to out (a plain buffer is fine: the output is ciphertext; on failure out
+ * is left as it was).
+ *
+ * SKF, GMT0009: both keys SM2, else KH_ERR_WRONG_KEY_TYPE. A key without its private half is
+ * KH_ERR_WRONG_KEY_TYPE; an unknown form, and CMS for now, KH_ERR_BAD_INPUT.
+ *
+ * The plain private key and the SM4 key exist only in secure memory and are wiped before
+ * return.
+ */
 KH_MUST_CHECK kh_rc kh_envelope_seal(enum kh_envelope_form form, const struct kh_pkey *key,
                                      const struct kh_pkey *to, struct kh_buf *out);
 

@@ -1,0 +1,517 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The key management centre's envelopes, each opened without envelope.c: the GM/T 0016 blob
+ * parsed field by field, its SM2Cipher rebuilt as DER and decrypted by OpenSSL's EVP, the
+ * private key decrypted with SM4-ECB and checked by d * G against the enveloped public key;
+ * the GM/T 0009 DER taken apart by a small reader here. Wrong key types, a wrong recipient
+ * and form names are checked too.
+ */
+#include "kh_test_crypto.h"
+
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+#include <string.h>
+
+#include "base/kh_mem.h"
+#include "crypto/kh_envelope.h"
+
+#define BUF_MAX (64u * 1024u)
+
+/* ---- plain OpenSSL, independent of envelope.c ---- */
+
+/* The OpenSSL key of key's private half, through its PKCS#8 export. */
+static EVP_PKEY *ossl_private(const struct kh_pkey *key)
+{
+	struct kh_buf der;
+	const unsigned char *p;
+	EVP_PKEY *evp;
+
+	kh_buf_init(&der, BUF_MAX, KH_BUF_SECURE);
+	assert_int_equal(kh_pkey_export_private_der(key, &der), KH_OK);
+	p = der.ptr;
+	evp = d2i_AutoPrivateKey(NULL, &p, (long)der.len);
+	assert_non_null(evp);
+	kh_buf_cleanup(&der);
+	return evp;
+}
+
+/* A public-only copy of key, so that seal is seen to need nothing more. */
+static struct kh_pkey *public_only(const struct kh_pkey *key)
+{
+	struct kh_buf der;
+	struct kh_pkey *pub = NULL;
+
+	kh_buf_init(&der, BUF_MAX, KH_BUF_PLAIN);
+	assert_int_equal(kh_pkey_export_public_der(key, &der), KH_OK);
+	assert_int_equal(kh_pkey_import_public(kh_buf_slice(&der), &pub), KH_OK);
+	kh_buf_cleanup(&der);
+	return pub;
+}
+
+static struct kh_pkey *generate(enum kh_pkey_type t)
+{
+	struct kh_pkey *k = NULL;
+
+	assert_int_equal(kh_pkey_generate(t, &k), KH_OK);
+	return k;
+}
+
+/* 04 || X || Y of an SM2 key, as OpenSSL encodes it. */
+static void sm2_point(EVP_PKEY *evp, uint8_t out[65])
+{
+	size_t n = 0;
+
+	assert_int_equal(
+	    EVP_PKEY_get_octet_string_param(evp, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, out, 65, &n),
+	    1);
+	assert_int_equal(n, 65);
+	assert_int_equal(out[0], 0x04);
+}
+
+/* True when d * G is the point 04 || X || Y on the SM2 curve. */
+static bool scalar_matches_point(const uint8_t d[32], const uint8_t point[65])
+{
+	EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_sm2);
+	EC_POINT *p = g != NULL ? EC_POINT_new(g) : NULL;
+	BIGNUM *bn = BN_bin2bn(d, 32, NULL);
+	uint8_t got[65];
+	bool ok;
+
+	assert_non_null(p);
+	assert_non_null(bn);
+	assert_int_equal(EC_POINT_mul(g, p, bn, NULL, NULL, NULL), 1);
+	assert_int_equal(
+	    EC_POINT_point2oct(g, p, POINT_CONVERSION_UNCOMPRESSED, got, sizeof(got), NULL), 65);
+	ok = memcmp(got, point, 65) == 0;
+	BN_clear_free(bn);
+	EC_POINT_free(p);
+	EC_GROUP_free(g);
+	return ok;
+}
+
+/* SM4-ECB decryption without padding. */
+static void sm4_ecb_decrypt(const uint8_t key[16], const uint8_t *in, size_t len, uint8_t *out)
+{
+	EVP_CIPHER *c = EVP_CIPHER_fetch(NULL, "SM4-ECB", NULL);
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	int n1 = 0, n2 = 0;
+
+	assert_non_null(c);
+	assert_non_null(ctx);
+	assert_int_equal(EVP_DecryptInit_ex2(ctx, c, key, NULL, NULL), 1);
+	assert_int_equal(EVP_CIPHER_CTX_set_padding(ctx, 0), 1);
+	assert_int_equal(EVP_DecryptUpdate(ctx, out, &n1, in, (int)len), 1);
+	assert_int_equal(EVP_DecryptFinal_ex(ctx, out + n1, &n2), 1);
+	assert_int_equal((size_t)(n1 + n2), len);
+	EVP_CIPHER_CTX_free(ctx);
+	EVP_CIPHER_free(c);
+}
+
+/* SM2 decryption (GB/T 32918.4, SM3 by default) of a GM/T 0009 SM2Cipher; false on failure. */
+static bool sm2_decrypt(EVP_PKEY *key, const uint8_t *der, size_t der_len, uint8_t out[16])
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+	uint8_t buf[256];
+	size_t n = sizeof(buf);
+	bool ok;
+
+	assert_non_null(ctx);
+	assert_int_equal(EVP_PKEY_decrypt_init(ctx), 1);
+	ok = EVP_PKEY_decrypt(ctx, buf, &n, der, der_len) == 1 && n == 16;
+	if (ok)
+		memcpy(out, buf, 16);
+	EVP_PKEY_CTX_free(ctx);
+	ERR_clear_error();
+	return ok;
+}
+
+static uint32_t u32le(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != 0)
+			return false;
+	return true;
+}
+
+/* A DER INTEGER of a 32-byte unsigned big-endian value, minimal form (X.690 8.3.2). */
+static size_t der_uint(const uint8_t v[32], uint8_t *out)
+{
+	size_t skip = 0;
+	size_t n;
+
+	while (skip < 31 && v[skip] == 0)
+		skip++;
+	n = 32 - skip;
+	out[0] = 0x02;
+	if (v[skip] & 0x80) {
+		out[1] = (uint8_t)(n + 1);
+		out[2] = 0;
+		memcpy(out + 3, v + skip, n);
+		return n + 3;
+	}
+	out[1] = (uint8_t)n;
+	memcpy(out + 2, v + skip, n);
+	return n + 2;
+}
+
+/* One TLV with short or one/two-byte long-form length; content and whole TLV out. */
+static void der_take(const uint8_t **p, size_t *len, uint8_t tag, const uint8_t **content,
+                     size_t *content_len, size_t *whole_len)
+{
+	size_t hl = 2, n;
+
+	assert_true(*len >= 2);
+	assert_int_equal((*p)[0], tag);
+	n = (*p)[1];
+	if (n == 0x81) {
+		n = (*p)[2];
+		hl = 3;
+	} else if (n == 0x82) {
+		n = (size_t)(*p)[2] << 8 | (*p)[3];
+		hl = 4;
+	} else {
+		assert_true(n < 0x80);
+	}
+	assert_true(hl + n <= *len);
+	*content = *p + hl;
+	*content_len = n;
+	if (whole_len != NULL)
+		*whole_len = hl + n;
+	*p += hl + n;
+	*len -= hl + n;
+}
+
+static struct kh_buf seal(enum kh_envelope_form form, const struct kh_pkey *key,
+                          const struct kh_pkey *to)
+{
+	struct kh_buf out;
+
+	kh_buf_init(&out, BUF_MAX, KH_BUF_PLAIN);
+	assert_int_equal(kh_envelope_seal(form, key, to, &out), KH_OK);
+	return out;
+}
+
+/* ---- GM/T 0016 ---- */
+
+/*
+ * Opens an SKF ENVELOPEDKEYBLOB with the recipient's private key: checks every fixed field and
+ * the public key, and returns d. False when the SM2 decryption of the SM4 key fails.
+ */
+static bool skf_open(struct kh_slice blob, EVP_PKEY *recipient, const uint8_t point[65],
+                     uint8_t d[32])
+{
+	const uint8_t *b = blob.ptr;
+	const uint8_t *cipher_blob = b + 208;
+	uint8_t der[160], *q = der + 2;
+	uint8_t sym[16], priv[64];
+
+	assert_int_equal(blob.len, 388);
+	assert_int_equal(u32le(b), 1);         /* Version */
+	assert_int_equal(u32le(b + 4), 0x401); /* SGD_SM4_ECB */
+	assert_int_equal(u32le(b + 8), 256);   /* ulBits */
+	assert_int_equal(u32le(b + 76), 256);  /* PubKey.BitLen */
+	assert_true(all_zero(b + 80, 32));     /* X right-aligned in 64 */
+	assert_memory_equal(b + 112, point + 1, 32);
+	assert_true(all_zero(b + 144, 32));
+	assert_memory_equal(b + 176, point + 33, 32);
+	assert_true(all_zero(cipher_blob, 32)); /* C1.x, C1.y right-aligned */
+	assert_true(all_zero(cipher_blob + 64, 32));
+	assert_int_equal(u32le(cipher_blob + 160), 16); /* CipherLen */
+
+	/* SM2Cipher ::= SEQUENCE { x INTEGER, y INTEGER, hash OCTET STRING, ciphertext OCTET
+	 * STRING } rebuilt from ECCCIPHERBLOB: C1.x, C1.y, C3 (HASH), C2 (Cipher). */
+	q += der_uint(cipher_blob + 32, q);
+	q += der_uint(cipher_blob + 96, q);
+	*q++ = 0x04;
+	*q++ = 32;
+	memcpy(q, cipher_blob + 128, 32);
+	q += 32;
+	*q++ = 0x04;
+	*q++ = 16;
+	memcpy(q, cipher_blob + 164, 16);
+	q += 16;
+	der[0] = 0x30;
+	der[1] = (uint8_t)(q - der - 2);
+	if (!sm2_decrypt(recipient, der, (size_t)(q - der), sym))
+		return false;
+	sm4_ecb_decrypt(sym, b + 12, 64, priv);
+	assert_true(all_zero(priv, 32));
+	memcpy(d, priv + 32, 32);
+	return true;
+}
+
+static void skf_opens_with_openssl_and_carries_the_key(void **state)
+{
+	struct kh_pkey *key = generate(KH_PKEY_SM2);
+	struct kh_pkey *user = generate(KH_PKEY_SM2);
+	struct kh_pkey *to = public_only(user);
+	EVP_PKEY *key_evp = ossl_private(key);
+	EVP_PKEY *user_evp = ossl_private(user);
+	uint8_t point[65], d[32], want_d[32];
+	BIGNUM *bn = NULL;
+	bool seen_sign = false, seen_short = false;
+
+	(void)state;
+	sm2_point(key_evp, point);
+	assert_int_equal(EVP_PKEY_get_bn_param(key_evp, OSSL_PKEY_PARAM_PRIV_KEY, &bn), 1);
+	assert_int_equal(BN_bn2binpad(bn, want_d, 32), 32);
+	/*
+	 * Envelopes until C1 has had both a coordinate whose DER INTEGER carries a sign byte
+	 * (first byte >= 0x80, half of them) and one shorter than 32 bytes (first byte 0, 1 in
+	 * 128 blobs): both must come out right-aligned in 32 bytes. 4000 tries miss the short
+	 * case with probability e^-31.
+	 */
+	for (int i = 0; i < 4000 && !(seen_sign && seen_short); i++) {
+		struct kh_buf blob = seal(KH_ENVELOPE_SKF, key, to);
+
+		for (size_t c = 208 + 32; c < 336; c += 64) {
+			seen_sign |= blob.ptr[c] >= 0x80;
+			seen_short |= blob.ptr[c] == 0;
+		}
+		assert_true(skf_open(kh_buf_slice(&blob), user_evp, point, d));
+		assert_memory_equal(d, want_d, 32);
+		assert_true(scalar_matches_point(d, point));
+		kh_buf_cleanup(&blob);
+	}
+	assert_true(seen_sign && seen_short);
+	BN_clear_free(bn);
+	EVP_PKEY_free(key_evp);
+	EVP_PKEY_free(user_evp);
+	kh_pkey_free(&key);
+	kh_pkey_free(&user);
+	kh_pkey_free(&to);
+}
+
+/* ---- GM/T 0009 ---- */
+
+/* Opens an SM2EnvelopedKey; false when the SM2 decryption of the SM4 key fails. */
+static bool gmt0009_open(struct kh_slice env, EVP_PKEY *recipient, const uint8_t point[65],
+                         uint8_t d[32])
+{
+	const uint8_t *p = env.ptr, *seq, *algid, *cipher, *pub, *encd, *a;
+	size_t len = env.len, seq_len, algid_len, cipher_len, pub_len, encd_len, n, whole;
+	X509_ALGOR *alg;
+	const ASN1_OBJECT *oid = NULL;
+	int ptype = 0;
+	char txt[64];
+	uint8_t sym[16];
+
+	der_take(&p, &len, 0x30, &seq, &seq_len, NULL);
+	assert_int_equal(len, 0);
+	/* symAlgID: SM4-ECB, parameters absent */
+	a = seq;
+	der_take(&seq, &seq_len, 0x30, &algid, &algid_len, &whole);
+	alg = d2i_X509_ALGOR(NULL, &a, (long)whole);
+	assert_non_null(alg);
+	X509_ALGOR_get0(&oid, &ptype, NULL, alg);
+	assert_true(OBJ_obj2txt(txt, sizeof(txt), oid, 1) > 0);
+	assert_string_equal(txt, "1.2.156.10197.1.104.1");
+	assert_int_equal(ptype, V_ASN1_UNDEF);
+	X509_ALGOR_free(alg);
+	/* symEncryptedKey: the SM2Cipher, whole */
+	cipher = seq;
+	der_take(&seq, &seq_len, 0x30, &a, &n, &cipher_len);
+	/* sm2PublicKey: 04 || X || Y with no unused bits */
+	der_take(&seq, &seq_len, 0x03, &pub, &pub_len, NULL);
+	assert_int_equal(pub_len, 66);
+	assert_int_equal(pub[0], 0);
+	assert_memory_equal(pub + 1, point, 65);
+	/* sm2EncryptedPrivateKey: SM4-ECB of d */
+	der_take(&seq, &seq_len, 0x03, &encd, &encd_len, NULL);
+	assert_int_equal(encd_len, 33);
+	assert_int_equal(encd[0], 0);
+	assert_int_equal(seq_len, 0);
+	if (!sm2_decrypt(recipient, cipher, cipher_len, sym))
+		return false;
+	sm4_ecb_decrypt(sym, encd + 1, 32, d);
+	return true;
+}
+
+static void gmt0009_opens_with_openssl_and_carries_the_key(void **state)
+{
+	struct kh_pkey *key = generate(KH_PKEY_SM2);
+	struct kh_pkey *user = generate(KH_PKEY_SM2);
+	struct kh_pkey *to = public_only(user);
+	EVP_PKEY *key_evp = ossl_private(key);
+	EVP_PKEY *user_evp = ossl_private(user);
+	uint8_t point[65], d[32];
+
+	(void)state;
+	sm2_point(key_evp, point);
+	for (int i = 0; i < 50; i++) {
+		struct kh_buf env = seal(KH_ENVELOPE_GMT0009, key, to);
+
+		assert_true(gmt0009_open(kh_buf_slice(&env), user_evp, point, d));
+		assert_true(scalar_matches_point(d, point));
+		kh_buf_cleanup(&env);
+	}
+	EVP_PKEY_free(key_evp);
+	EVP_PKEY_free(user_evp);
+	kh_pkey_free(&key);
+	kh_pkey_free(&user);
+	kh_pkey_free(&to);
+}
+
+static void sm2_envelopes_do_not_open_for_another_recipient(void **state)
+{
+	struct kh_pkey *key = generate(KH_PKEY_SM2);
+	struct kh_pkey *user = generate(KH_PKEY_SM2);
+	struct kh_pkey *other = generate(KH_PKEY_SM2);
+	EVP_PKEY *key_evp = ossl_private(key);
+	EVP_PKEY *user_evp = ossl_private(user);
+	EVP_PKEY *other_evp = ossl_private(other);
+	struct kh_buf skf = seal(KH_ENVELOPE_SKF, key, user);
+	struct kh_buf gmt = seal(KH_ENVELOPE_GMT0009, key, user);
+	struct kh_buf skf2 = seal(KH_ENVELOPE_SKF, key, user);
+	uint8_t point[65], d[32];
+
+	(void)state;
+	sm2_point(key_evp, point);
+	assert_false(skf_open(kh_buf_slice(&skf), other_evp, point, d));
+	assert_false(gmt0009_open(kh_buf_slice(&gmt), other_evp, point, d));
+	assert_true(skf_open(kh_buf_slice(&skf), user_evp, point, d));
+	/* A fresh SM4 key and SM2 randomness each time. */
+	assert_false(kh_slice_eq(kh_buf_slice(&skf), kh_buf_slice(&skf2)));
+	assert_memory_not_equal(skf.ptr + 12, skf2.ptr + 12, 64);
+	kh_buf_cleanup(&skf);
+	kh_buf_cleanup(&skf2);
+	kh_buf_cleanup(&gmt);
+	EVP_PKEY_free(key_evp);
+	EVP_PKEY_free(user_evp);
+	EVP_PKEY_free(other_evp);
+	kh_pkey_free(&key);
+	kh_pkey_free(&user);
+	kh_pkey_free(&other);
+}
+
+/* ---- refusals and names ---- */
+
+static void wrong_key_types_are_refused(void **state)
+{
+	struct kh_pkey *sm2 = generate(KH_PKEY_SM2);
+	struct kh_pkey *sm2_pub = public_only(sm2);
+	struct kh_pkey *p256 = generate(KH_PKEY_EC_P256);
+	struct kh_pkey *rsa = kh_test_pkey_load("rsa2048.key.pem", true);
+	struct kh_pkey *ed = generate(KH_PKEY_ED25519);
+	struct kh_buf out;
+
+	(void)state;
+	kh_buf_init(&out, BUF_MAX, KH_BUF_PLAIN);
+	for (enum kh_envelope_form f = KH_ENVELOPE_SKF; f <= KH_ENVELOPE_GMT0009; f++) {
+		assert_int_equal(kh_envelope_seal(f, p256, sm2, &out), KH_ERR_WRONG_KEY_TYPE);
+		assert_int_equal(kh_envelope_seal(f, rsa, sm2, &out), KH_ERR_WRONG_KEY_TYPE);
+		assert_int_equal(kh_envelope_seal(f, sm2, p256, &out), KH_ERR_WRONG_KEY_TYPE);
+		assert_int_equal(kh_envelope_seal(f, sm2, rsa, &out), KH_ERR_WRONG_KEY_TYPE);
+		assert_int_equal(kh_envelope_seal(f, sm2_pub, sm2, &out), KH_ERR_WRONG_KEY_TYPE);
+		assert_int_equal(kh_envelope_seal(f, ed, sm2, &out), KH_ERR_WRONG_KEY_TYPE);
+		assert_int_equal(kh_envelope_seal(f, sm2, ed, &out), KH_ERR_WRONG_KEY_TYPE);
+	}
+	assert_int_equal(kh_envelope_seal(0, sm2, sm2, &out), KH_ERR_BAD_INPUT);
+	assert_int_equal(kh_envelope_seal((enum kh_envelope_form)99, sm2, sm2, &out),
+	                 KH_ERR_BAD_INPUT);
+	assert_int_equal(out.len, 0);
+	/* The same keys the right way round work, appending after what out holds. */
+	assert_int_equal(kh_buf_append(&out, KH_SLICE_LIT("xy")), KH_OK);
+	assert_int_equal(kh_envelope_seal(KH_ENVELOPE_SKF, sm2, sm2_pub, &out), KH_OK);
+	assert_int_equal(out.len, 2 + KH_ENVELOPE_SKF_LEN);
+	assert_memory_equal(out.ptr, "xy", 2);
+	kh_buf_cleanup(&out);
+	kh_pkey_free(&sm2);
+	kh_pkey_free(&sm2_pub);
+	kh_pkey_free(&p256);
+	kh_pkey_free(&rsa);
+	kh_pkey_free(&ed);
+}
+
+static void form_names_round_trip(void **state)
+{
+	static const char *const names[] = {"skf", "gmt0009", "cms"};
+	enum kh_envelope_form f = 0;
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		enum kh_envelope_form want = (enum kh_envelope_form)(KH_ENVELOPE_SKF + i);
+
+		assert_string_equal(kh_envelope_form_name(want), names[i]);
+		assert_int_equal(kh_envelope_form_parse(kh_slice_from_cstr(names[i]), &f), KH_OK);
+		assert_int_equal(f, want);
+	}
+	assert_null(kh_envelope_form_name(0));
+	assert_null(kh_envelope_form_name((enum kh_envelope_form)4));
+	f = KH_ENVELOPE_CMS;
+	static const char *const bad[] = {"", "SKF", "skf ", "sk", "skff", "pkcs7", "cms\n"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(kh_envelope_form_parse(kh_slice_from_cstr(bad[i]), &f),
+		                 KH_ERR_BAD_INPUT);
+	assert_int_equal(kh_envelope_form_parse(KH_SLICE_EMPTY, &f), KH_ERR_BAD_INPUT);
+	assert_int_equal(kh_envelope_form_parse(KH_SLICE("skf\0", 4), &f), KH_ERR_BAD_INPUT);
+	assert_int_equal(f, KH_ENVELOPE_CMS); /* untouched on failure */
+}
+
+static void default_forms(void **state)
+{
+	(void)state;
+	assert_int_equal(kh_envelope_form_default(KH_PKEY_SM2), KH_ENVELOPE_SKF);
+	assert_int_equal(kh_envelope_form_default(KH_PKEY_RSA_2048), KH_ENVELOPE_CMS);
+	assert_int_equal(kh_envelope_form_default(KH_PKEY_RSA_3072), KH_ENVELOPE_CMS);
+	assert_int_equal(kh_envelope_form_default(KH_PKEY_RSA_4096), KH_ENVELOPE_CMS);
+	assert_int_equal(kh_envelope_form_default(KH_PKEY_EC_P256), KH_ENVELOPE_CMS);
+	assert_int_equal(kh_envelope_form_default(KH_PKEY_EC_P384), KH_ENVELOPE_CMS);
+	assert_int_equal(kh_envelope_form_default(KH_PKEY_ED25519), 0);
+}
+
+/* ---- allocation failures ---- */
+
+struct seal_arg {
+	enum kh_envelope_form form;
+	const struct kh_pkey *key, *to;
+};
+
+static kh_rc seal_once(void *p)
+{
+	const struct seal_arg *a = p;
+	struct kh_buf out;
+	kh_rc rc;
+
+	kh_buf_init(&out, BUF_MAX, KH_BUF_PLAIN);
+	rc = kh_envelope_seal(a->form, a->key, a->to, &out);
+	kh_buf_cleanup(&out);
+	return rc;
+}
+
+static void seal_survives_allocation_failures(void **state)
+{
+	struct kh_pkey *sm2 = generate(KH_PKEY_SM2);
+	struct seal_arg cases[] = {
+	    {KH_ENVELOPE_SKF, sm2, sm2},
+	    {KH_ENVELOPE_GMT0009, sm2, sm2},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		kh_test_alloc_failures(seal_once, &cases[i]);
+	kh_pkey_free(&sm2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(skf_opens_with_openssl_and_carries_the_key),
+	    cmocka_unit_test(gmt0009_opens_with_openssl_and_carries_the_key),
+	    cmocka_unit_test(sm2_envelopes_do_not_open_for_another_recipient),
+	    cmocka_unit_test(wrong_key_types_are_refused),
+	    cmocka_unit_test(form_names_round_trip),
+	    cmocka_unit_test(default_forms),
+	    cmocka_unit_test(seal_survives_allocation_failures),
+	};
+	return cmocka_run_group_tests(tests, kh_test_crypto_setup, NULL);
+}
