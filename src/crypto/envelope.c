@@ -3,11 +3,18 @@
  * The key management centre's envelopes of an encryption private key (layouts in
  * kh_envelope.h). The two SM2 forms share one path: a random SM4 key, SM2-encrypted to the
  * recipient with kh_pkey_encrypt (whose GM/T 0009 SM2Cipher DER is either kept as it is or
- * split into the SKF ECCCIPHERBLOB fields), and the private scalar under SM4-ECB.
+ * split into the SKF ECCCIPHERBLOB fields), and the private scalar under SM4-ECB. The CMS form
+ * is OpenSSL's CMS code, addressed to a throwaway certificate that carries only the recipient's
+ * public key and its subjectKeyIdentifier, the one thing CMS_USE_KEYID reads from it.
  *
- * Secrets (the scalar, the SM4 key) live in kh_secure_alloc memory.
+ * Secrets (the scalar, the SM4 key, the PKCS#8 bytes) live in kh_secure_alloc memory or in
+ * KH_BUF_SECURE buffers, and the CMS content is written straight from there into OpenSSL's
+ * cipher BIO (CMS_final would first copy it through an unwiped stack buffer).
  */
+#include <openssl/cms.h>
 #include <openssl/core_names.h>
+#include <openssl/rsa.h>
+#include <openssl/x509v3.h>
 #include <string.h>
 
 #include "base/kh_mem.h"
@@ -24,6 +31,11 @@ enum {
 	SKF_BITS = 256,
 	/* kh_pkey_encrypt's DER of a 16-byte plaintext is about 125 bytes (pkenc.c). */
 	SM2_CT_MAX = 256,
+	/* A PKCS#8 RSA-4096 key is about 2.4 KiB. */
+	PKCS8_MAX = 8192,
+	/* The recipient's placeholder certificate: its public key (RSA-4096: 550 bytes) and 100
+	 * bytes around it. */
+	CERT_MAX = 2048,
 };
 
 /* GM/T 0006 / GM/T 0009: AlgorithmIdentifier { sm4-ecb 1.2.156.10197.1.104.1 }, no params. */
@@ -276,6 +288,160 @@ out:
 	return rc;
 }
 
+/* ---- CMS EnvelopedData (RFC 5652 6) ---- */
+
+/*
+ * The DER of a certificate that is never signed nor sent, for OpenSSL's CMS code to read the
+ * recipient's public key from. Written by hand because OpenSSL's setters cannot fill in the
+ * signature algorithm of an unsigned certificate, and without it the certificate does not
+ * encode, so OpenSSL cannot cache its extensions and finds no key identifier.
+ */
+static kh_rc unsigned_cert_der(const struct kh_pkey *to, struct kh_buf *der)
+{
+	/* version [0] v3, serialNumber 1 */
+	static const uint8_t head[] = {0xa0, 0x03, 0x02, 0x01, 0x02, 0x02, 0x01, 0x01};
+	/* signature: ecdsa-with-SHA256, a placeholder that nothing checks */
+	static const uint8_t algid[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86,
+	                                0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
+	/* issuer (empty), validity 1970-01-01 to 2049-12-31 (UTCTime), subject (empty) */
+	static const uint8_t names[] = {0x30, 0x00, 0x30, 0x1e, 0x17, 0x0d, '7', '0',  '0',
+	                                '1',  '0',  '1',  '0',  '0',  '0',  '0', '0',  '0',
+	                                'Z',  0x17, 0x0d, '4',  '9',  '1',  '2', '3',  '1',
+	                                '2',  '3',  '5',  '9',  '5',  '9',  'Z', 0x30, 0x00};
+	static const uint8_t no_signature[] = {DER_BIT_STRING, 0x01, 0x00};
+
+	KH_GUARD(kh_buf_append(der, KH_SLICE(head, sizeof(head))));
+	KH_GUARD(kh_buf_append(der, KH_SLICE(algid, sizeof(algid))));
+	KH_GUARD(kh_buf_append(der, KH_SLICE(names, sizeof(names))));
+	KH_GUARD(kh_pkey_export_public_der(to, der));
+	KH_GUARD(kh_der_wrap_from(der, 0, DER_SEQUENCE));
+	KH_GUARD(kh_buf_append(der, KH_SLICE(algid, sizeof(algid))));
+	KH_GUARD(kh_buf_append(der, KH_SLICE(no_signature, sizeof(no_signature))));
+	return kh_der_wrap_from(der, 0, DER_SEQUENCE);
+}
+
+/*
+ * The recipient as a certificate carrying its public key and the subjectKeyIdentifier that
+ * CMS_USE_KEYID copies into the RecipientIdentifier (RFC 5652 6.2.1, 6.2.2), computed by
+ * RFC 5280 4.2.1.2 method 1 as the recipient would.
+ */
+static kh_rc recipient_cert(const struct kh_pkey *to, X509 **out)
+{
+	struct kh_buf der;
+	const unsigned char *p;
+	X509 *x = NULL;
+	ASN1_OCTET_STRING *ski = NULL;
+	uint8_t id[20];
+	kh_rc rc;
+
+	kh_buf_init(&der, CERT_MAX, KH_BUF_PLAIN);
+	KH_GUARD_OUT(unsigned_cert_der(to, &der));
+	p = der.ptr;
+	x = d2i_X509(NULL, &p, (long)der.len);
+	KH_ENSURE_OUT(x != NULL && p == der.ptr + der.len, kh_ossl_error("d2i_X509"));
+	KH_GUARD_OUT(kh_pki_cert_key_sha1(x, id));
+	ski = ASN1_OCTET_STRING_new();
+	KH_ENSURE_OUT(
+	    ski != NULL && ASN1_OCTET_STRING_set(ski, id, sizeof(id)) == 1 &&
+	        X509_add1_ext_i2d(x, NID_subject_key_identifier, ski, 0, X509V3_ADD_DEFAULT) == 1,
+	    kh_ossl_error("subjectKeyIdentifier"));
+	*out = x;
+	x = NULL;
+	rc = KH_OK;
+out:
+	ASN1_OCTET_STRING_free(ski);
+	X509_free(x);
+	kh_buf_cleanup(&der);
+	return rc;
+}
+
+/*
+ * The recipient's key-management parameters, on the context CMS_KEY_PARAM left for us (OpenSSL's
+ * defaults are PKCS#1 v1.5 and an X9.63 KDF with SHA-1). RSA: RSAES-OAEP with SHA-256 and
+ * MGF1-SHA-256 (RFC 8017 7.1, RFC 4055 4.1). EC: the X9.63 KDF with SHA-256, which OpenSSL
+ * names dhSinglePass-stdDH-sha256kdf-scheme (RFC 5753 7.1.4, SEC 1 3.6.1); the key wrap follows
+ * the content cipher, AES-256 wrap for AES-256-CBC (RFC 3565 2.3.2).
+ */
+static kh_rc recipient_params(CMS_RecipientInfo *ri, bool rsa)
+{
+	EVP_PKEY_CTX *pctx = CMS_RecipientInfo_get0_pkey_ctx(ri);
+	bool ok;
+
+	KH_ENSURE(pctx != NULL, kh_ossl_error("CMS_RecipientInfo_get0_pkey_ctx"));
+	if (rsa)
+		ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) > 0 &&
+		     EVP_PKEY_CTX_set_rsa_oaep_md(pctx, kh_algs.sha256) > 0 &&
+		     EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, kh_algs.sha256) > 0;
+	else
+		ok = EVP_PKEY_CTX_set_ecdh_kdf_md(pctx, kh_algs.sha256) > 0;
+	return ok ? KH_OK : kh_ossl_error("CMS recipient parameters");
+}
+
+/* Encrypts content into cms: what CMS_final does, without its copy through the stack. */
+static kh_rc cms_encrypt_content(CMS_ContentInfo *cms, struct kh_slice content)
+{
+	BIO *chain = CMS_dataInit(cms, NULL);
+	kh_rc rc = KH_OK;
+
+	if (chain == NULL)
+		return kh_ossl_error("CMS_dataInit");
+	if (BIO_write(chain, content.ptr, (int)content.len) != (int)content.len ||
+	    BIO_flush(chain) != 1 || CMS_dataFinal(cms, chain) != 1)
+		rc = kh_ossl_error("CMS content encryption");
+	BIO_free_all(chain);
+	return rc;
+}
+
+static kh_rc cms_append_der(CMS_ContentInfo *cms, struct kh_buf *out)
+{
+	uint8_t *dst = NULL;
+	unsigned char *p;
+	int n = i2d_CMS_ContentInfo(cms, NULL);
+
+	if (n <= 0)
+		return kh_ossl_error("i2d_CMS_ContentInfo");
+	KH_GUARD(kh_buf_extend(out, (size_t)n, &dst));
+	p = dst;
+	if (i2d_CMS_ContentInfo(cms, &p) != n)
+		return kh_ossl_error("i2d_CMS_ContentInfo");
+	kh_buf_commit(out, (size_t)n);
+	return KH_OK;
+}
+
+static kh_rc seal_cms(const struct kh_pkey *key, const struct kh_pkey *to, struct kh_buf *out)
+{
+	enum kh_pkey_type tt = kh_pkey_type_of(to);
+	bool rsa = kh_pkey_type_is_rsa(tt);
+	struct kh_buf pkcs8;
+	X509 *cert = NULL;
+	CMS_ContentInfo *cms = NULL;
+	CMS_RecipientInfo *ri;
+	kh_rc rc;
+
+	KH_ENSURE(kh_pkey_has_private(key), KH_ERR_WRONG_KEY_TYPE);
+	KH_ENSURE(rsa || tt == KH_PKEY_EC_P256 || tt == KH_PKEY_EC_P384, KH_ERR_WRONG_KEY_TYPE);
+	KH_ENSURE(kh_algs.sha256 != NULL, KH_ERR_INTERNAL); /* kh_crypto_init has not run */
+	kh_buf_init(&pkcs8, PKCS8_MAX, KH_BUF_SECURE);
+	KH_GUARD_OUT(kh_pkey_export_private_der(key, &pkcs8));
+	KH_GUARD_OUT(recipient_cert(to, &cert));
+	/* RFC 3565 2.2: AES-256-CBC (CMS fetches the implementation from its name). */
+	cms = CMS_EnvelopedData_create_ex(EVP_aes_256_cbc(), NULL, NULL);
+	/* Not detached: the ciphertext goes inside, as CMS_encrypt would put it. */
+	KH_ENSURE_OUT(cms != NULL && CMS_set_detached(cms, 0) == 1,
+	              kh_ossl_error("CMS_EnvelopedData_create_ex"));
+	/* CMS_KEY_PARAM: leave the recipient's key context for recipient_params to set up. */
+	ri = CMS_add1_recipient_cert(cms, cert, CMS_USE_KEYID | CMS_KEY_PARAM);
+	KH_ENSURE_OUT(ri != NULL, kh_ossl_error("CMS_add1_recipient_cert"));
+	KH_GUARD_OUT(recipient_params(ri, rsa));
+	KH_GUARD_OUT(cms_encrypt_content(cms, kh_buf_slice(&pkcs8)));
+	rc = cms_append_der(cms, out);
+out:
+	CMS_ContentInfo_free(cms);
+	X509_free(cert);
+	kh_buf_cleanup(&pkcs8);
+	return rc;
+}
+
 kh_rc kh_envelope_seal(enum kh_envelope_form form, const struct kh_pkey *key,
                        const struct kh_pkey *to, struct kh_buf *out)
 {
@@ -286,6 +452,9 @@ kh_rc kh_envelope_seal(enum kh_envelope_form form, const struct kh_pkey *key,
 	case KH_ENVELOPE_SKF:
 	case KH_ENVELOPE_GMT0009:
 		rc = seal_sm2(form, key, to, out);
+		break;
+	case KH_ENVELOPE_CMS:
+		rc = seal_cms(key, to, out);
 		break;
 	default:
 		return KH_ERR_BAD_INPUT;

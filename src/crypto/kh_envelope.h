@@ -31,6 +31,16 @@
  *     sm2PublicKey           BIT STRING,           -- 04 || X || Y (65 bytes), enveloped pair
  *     sm2EncryptedPrivateKey BIT STRING }          -- SM4-ECB of d (32 bytes)
  *
+ * KH_ENVELOPE_CMS: a ContentInfo with CMS (RFC 5652) EnvelopedData, DER, whose content is the
+ * enveloped key's PKCS#8 PrivateKeyInfo (RFC 5958), encrypted with AES-256-CBC (RFC 3565). An RSA
+ * recipient gets a KeyTransRecipientInfo with RSAES-OAEP, SHA-256 and MGF1-SHA-256 (RFC 8017,
+ * RFC 4055); a P-256 or P-384 recipient a KeyAgreeRecipientInfo with ephemeral-static ECDH,
+ * dhSinglePass-stdDH-sha256kdf-scheme and AES-256 key wrap (RFC 5753). What `openssl cms -decrypt`
+ * reads, and the EST serverkeygen response (RFC 7030 4.4.2) wants.
+ *
+ * Every CMS recipient is named by subjectKeyIdentifier, SHA-1 of its subjectPublicKey BIT STRING
+ * contents (RFC 5280 4.2.1.2 method 1): the signing key it is sealed to may have no certificate
+ * yet.
  */
 #ifndef KH_ENVELOPE_H
 #define KH_ENVELOPE_H
@@ -60,11 +70,13 @@ enum kh_envelope_form kh_envelope_form_default(enum kh_pkey_type recipient);
  * appends the envelope to out (a plain buffer is fine: the output is ciphertext; on failure out
  * is left as it was).
  *
- * SKF, GMT0009: both keys SM2, else KH_ERR_WRONG_KEY_TYPE. A key without its private half is
- * KH_ERR_WRONG_KEY_TYPE; an unknown form, and CMS for now, KH_ERR_BAD_INPUT.
+ * SKF, GMT0009: both keys SM2, else KH_ERR_WRONG_KEY_TYPE. CMS: key of any kh_pkey type, to RSA
+ * or ECDSA P-256/P-384; an SM2 or Ed25519 recipient is KH_ERR_WRONG_KEY_TYPE. A key without its
+ * private half is KH_ERR_WRONG_KEY_TYPE; an unknown form KH_ERR_BAD_INPUT.
  *
- * The plain private key and the SM4 key exist only in secure memory and are wiped before
- * return.
+ * The plain private key (scalar or PKCS#8) and the SM4 key exist only in secure memory and are
+ * wiped before return. The CMS content-encryption key is made by OpenSSL inside its CMS code, in
+ * its ordinary heap, and cleansed by it when freed.
  */
 KH_MUST_CHECK kh_rc kh_envelope_seal(enum kh_envelope_form form, const struct kh_pkey *key,
                                      const struct kh_pkey *to, struct kh_buf *out);
