@@ -126,6 +126,9 @@ struct kh_metrics_gauges {
 	struct kh_api_xks_counts xks;
 	bool ocsp_known;
 	uint64_t ocsp_cache_hits, ocsp_try_later;
+	/* the key management centre's pools: spare pairs of SM2, P-256 and RSA-2048 */
+	bool kmc_known;
+	uint64_t kmc_depth[3], kmc_pool_size, kmc_misses;
 };
 /* Appends the Prometheus text exposition (format 0.0.4) of everything to out. */
 KH_MUST_CHECK kh_rc kh_metrics_write(struct kh_metrics *m, const struct kh_metrics_gauges *g,

@@ -292,6 +292,21 @@ static void write_gauges(const struct kh_metrics_gauges *g, struct kh_buf *out, 
 		put(out, rc, "keyhold_ocsp_try_later_total %llu\n",
 		    (unsigned long long)g->ocsp_try_later);
 	}
+	if (g->kmc_known) {
+		static const char *const algs[] = {"sm2", "ecdsa-p256", "rsa-2048"};
+		family(out, rc, "keyhold_kmc_pool_depth", "gauge",
+		       "Spare encryption key pairs in the key management centre's pool.");
+		for (size_t i = 0; i < 3; i++)
+			put(out, rc, "keyhold_kmc_pool_depth{algorithm=\"%s\"} %llu\n", algs[i],
+			    (unsigned long long)g->kmc_depth[i]);
+		family(out, rc, "keyhold_kmc_pool_size", "gauge",
+		       "Spare pairs the pool keeps per algorithm (kmc_pool_size).");
+		put(out, rc, "keyhold_kmc_pool_size %llu\n", (unsigned long long)g->kmc_pool_size);
+		family(out, rc, "keyhold_kmc_pool_misses_total", "counter",
+		       "Pairs generated on demand because the pool was empty.");
+		put(out, rc, "keyhold_kmc_pool_misses_total %llu\n",
+		    (unsigned long long)g->kmc_misses);
+	}
 }
 
 kh_rc kh_metrics_write(struct kh_metrics *m, const struct kh_metrics_gauges *g, struct kh_buf *out)
@@ -362,6 +377,14 @@ static void gather(struct kh_api *api, struct kh_metrics_gauges *g)
 		g->ocsp_cache_hits = kh_pki_ocsp_cache_hits(api->pki);
 		g->ocsp_try_later = kh_pki_ocsp_try_later(api->pki);
 		g->ocsp_known = true;
+		static const enum kh_pkey_type fams[] = {KH_PKEY_SM2, KH_PKEY_EC_P256,
+		                                         KH_PKEY_RSA_2048};
+		g->kmc_known = true;
+		for (size_t i = 0; i < 3 && g->kmc_known; i++)
+			g->kmc_known =
+			    kh_pki_kmc_depth(api->pki, fams[i], &g->kmc_depth[i]) == KH_OK;
+		g->kmc_pool_size = kh_pki_kmc_pool_size(api->pki);
+		g->kmc_misses = kh_pki_kmc_pool_misses(api->pki);
 	}
 	kh_rc keys = count_keys(api, g->keys);
 	g->keys_known = keys == KH_OK;

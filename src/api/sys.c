@@ -398,14 +398,16 @@ static kh_rc policies_of(struct kh_api_call *c, unsigned *out)
 	if (kh_json_get_array(c->body, "policies", &arr, &n) != KH_OK || n != 1 ||
 	    kh_json_as_string(kh_json_array_at(arr, 0), &p) != KH_OK)
 		return kh_api_fail(c, KH_ERR_BAD_INPUT,
-		                   "\"policies\" must be [\"kms-manager\"], [\"kms-user\"] or "
-		                   "[\"ra-officer\"]");
+		                   "\"policies\" must be [\"kms-manager\"], [\"kms-user\"], "
+		                   "[\"ra-officer\"] or [\"recovery-officer\"]");
 	if (kh_slice_eq(p, KH_SLICE_LIT("kms-manager")))
 		*out = KH_POLICY_KMS_MANAGER;
 	else if (kh_slice_eq(p, KH_SLICE_LIT("kms-user")))
 		*out = KH_POLICY_KMS_USER;
 	else if (kh_slice_eq(p, KH_SLICE_LIT("ra-officer")))
 		*out = KH_POLICY_RA_OFFICER;
+	else if (kh_slice_eq(p, KH_SLICE_LIT("recovery-officer")))
+		*out = KH_POLICY_RECOVERY_OFFICER;
 	else
 		return kh_api_fail(c, KH_ERR_BAD_INPUT, "unknown policy");
 	return KH_OK;
@@ -449,9 +451,10 @@ static kh_rc account_create(struct kh_api_call *c)
 		kh_json_int(&c->w, ks);
 		kh_json_key(&c->w, "policies");
 		kh_json_array_begin(&c->w);
-		kh_json_cstr(&c->w, policies == KH_POLICY_KMS_MANAGER  ? "kms-manager"
-		                    : policies == KH_POLICY_RA_OFFICER ? "ra-officer"
-		                                                       : "kms-user");
+		kh_json_cstr(&c->w, policies == KH_POLICY_KMS_MANAGER        ? "kms-manager"
+		                    : policies == KH_POLICY_RA_OFFICER       ? "ra-officer"
+		                    : policies == KH_POLICY_RECOVERY_OFFICER ? "recovery-officer"
+		                                                             : "kms-user");
 		kh_json_array_end(&c->w);
 		kh_json_object_end(&c->w);
 		write_token(c, token_id, kh_buf_slice(&token));

@@ -431,7 +431,7 @@ static const struct cli_opt unseal_opts[] = {
     {NULL, 0, NULL, NULL},
 };
 static const struct cli_opt account_opts[] = {
-    {"policy", 'p', "POLICY", "kms-manager, kms-user (default) or ra-officer"},
+    {"policy", 'p', "POLICY", "kms-manager, kms-user (default), ra-officer or recovery-officer"},
     {"output", 'o', "FILE", "write the new token to FILE (mode 0600) instead of printing it"},
     {NULL, 0, NULL, NULL},
 };

@@ -69,7 +69,10 @@ enum kh_principal_kind {
 /* A registration officer of the key store's PKI (pki/): approves, rejects and reads certificate
  * requests; no key of its own and no role on any. */
 #define KH_POLICY_RA_OFFICER 4u
-/* One of the three policies above, alone. */
+/* A recovery officer of the key management centre (pki/): one of the k of n who approve the
+ * recovery of an archived encryption key pair; reads the archive; no key and no other role. */
+#define KH_POLICY_RECOVERY_OFFICER 8u
+/* One of the four policies above, alone. */
 bool kh_keys_policy_valid(unsigned policies);
 
 struct kh_principal {
@@ -128,7 +131,7 @@ void kh_keys_principal_name(const struct kh_principal *p, char *out, size_t out_
 KH_MUST_CHECK kh_rc kh_keys_keystore_create(struct kh_keys *k, const struct kh_principal *p,
                                             const char *name, int64_t *out_id);
 /* The operator, or a kms-manager of that key store. policies: KH_POLICY_KMS_MANAGER,
- * KH_POLICY_KMS_USER or KH_POLICY_RA_OFFICER (exactly one). */
+ * KH_POLICY_KMS_USER, KH_POLICY_RA_OFFICER or KH_POLICY_RECOVERY_OFFICER (exactly one). */
 KH_MUST_CHECK kh_rc kh_keys_account_create(struct kh_keys *k, const struct kh_principal *p,
                                            int64_t keystore_id, const char *name, unsigned policies,
                                            int64_t *out_id);

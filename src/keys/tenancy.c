@@ -64,7 +64,7 @@ kh_rc kh_keys_keystore_exists(struct kh_store_tx *tx, int64_t id)
 bool kh_keys_policy_valid(unsigned policies)
 {
 	return policies == KH_POLICY_KMS_MANAGER || policies == KH_POLICY_KMS_USER ||
-	       policies == KH_POLICY_RA_OFFICER;
+	       policies == KH_POLICY_RA_OFFICER || policies == KH_POLICY_RECOVERY_OFFICER;
 }
 
 static kh_rc account_apply(struct kh_keys_change *c, struct kh_store_tx *tx)

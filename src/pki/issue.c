@@ -13,7 +13,6 @@
 #include "pki/kh_pki_issue.h"
 
 #define DAY_S INT64_C(86400)
-#define SERIAL_TRIES 4
 
 /* Splits the profile's "a,b,c" into NUL-terminated names in buf. */
 static kh_rc split_ekus(const char *text, char *buf, size_t buf_len, const char **out,
@@ -111,17 +110,4 @@ kh_rc kh_pki_issue_store(struct kh_store_tx *tx, const struct kh_pki_issue *in,
 	    KH_SV_INT(in->now),
 	};
 	return kh_store_exec(tx, &kh_q_pki_cert_insert, v, KH_SV_COUNT(v), NULL);
-}
-
-kh_rc kh_pki_issue_run(struct kh_pki *pk, const struct kh_pki_issue *in, struct kh_pki_issued *out,
-                       struct kh_pki_change *ch)
-{
-	for (int i = 0; i < SERIAL_TRIES; i++) {
-		out->serial_taken = false;
-		KH_GUARD(kh_pki_issue_sign(pk, in, out));
-		kh_rc rc = kh_pki_change_run(ch);
-		if (!out->serial_taken)
-			return rc;
-	}
-	return KH_ERR_INTERNAL;
 }

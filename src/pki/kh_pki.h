@@ -63,6 +63,11 @@
 #define KH_PKI_ANCHOR_MAX 64u         /* trust anchors per key store */
 #define KH_PKI_RESPONDER_DAYS_DEFAULT 30u
 #define KH_PKI_RESPONDER_DAYS_MAX 365u
+#define KH_PKI_KMC_POOL_DEFAULT 64u
+#define KH_PKI_KMC_POOL_MAX 100000u
+#define KH_PKI_KMC_RETENTION_DAYS_DEFAULT 3650u /* LD/T 02.1: more than 10 years */
+#define KH_PKI_KMC_QUORUM_DEFAULT 2u
+#define KH_PKI_KMC_RECOVERY_TTL_HOURS_DEFAULT 72u
 #define KH_PKI_EST_LABEL_MAX 32u /* [A-Za-z0-9_.-] */
 #define KH_PKI_EST_BASIC 1u      /* HTTP Basic: an account's name and one of its tokens */
 #define KH_PKI_EST_CERT 2u       /* a TLS client certificate this CA issued, good and valid */
@@ -80,6 +85,15 @@ struct kh_pki_options {
 	 * that finds them all busy for KH_PKI_OCSP_SIGN_WAIT_NS gets KH_ERR_RATE_LIMITED
 	 * (tryLater), so a flood of uncacheable requests cannot take every worker. */
 	unsigned ocsp_sign_max;
+	/* The key management centre: the barrier that seals its key pairs (NULL: no KMC; dual
+	 * profiles and server keygen then fail with KH_ERR_CONFLICT), the spare pairs kept per
+	 * family (0 = KH_PKI_KMC_POOL_DEFAULT), how long a pair stays archived after it leaves use
+	 * (0 = KH_PKI_KMC_RETENTION_DAYS_DEFAULT), and recovery's quorum k and wait. */
+	struct kh_barrier *barrier;
+	unsigned kmc_pool_size;
+	unsigned kmc_retention_days;
+	unsigned kmc_recovery_quorum;    /* 0 = KH_PKI_KMC_QUORUM_DEFAULT */
+	unsigned kmc_recovery_ttl_hours; /* 0 = KH_PKI_KMC_RECOVERY_TTL_HOURS_DEFAULT */
 };
 KH_MUST_CHECK kh_rc kh_pki_new(const struct kh_pki_options *opts, struct kh_pki **out);
 void kh_pki_free(struct kh_pki **pk);
@@ -377,6 +391,142 @@ KH_MUST_CHECK kh_rc kh_pki_request_envelope(struct kh_pki *pk, const struct kh_p
 KH_MUST_CHECK kh_rc kh_pki_request_find_csr(struct kh_pki *pk, const struct kh_principal *p,
                                             int64_t ca_id, struct kh_slice csr,
                                             struct kh_pki_request *out);
+
+/* ---- key management centre (kmc.c) ---- */
+
+enum kh_kmc_state {
+	KH_KMC_SPARE = 1, /* in the pool, not yet anyone's */
+	KH_KMC_IN_USE,    /* the key pair of one valid encryption certificate */
+	KH_KMC_HISTORY,   /* its certificate was updated, revoked or expired; still recoverable */
+};
+
+struct kh_kmc_key {
+	int64_t id;
+	enum kh_pkey_type algorithm; /* KH_PKEY_SM2, KH_PKEY_EC_P256 or KH_PKEY_RSA_2048 */
+	enum kh_kmc_state state;
+	int64_t keystore_id, ca_id, request_id; /* 0 while spare */
+	char serial[KH_PKI_SERIAL_HEX_MAX];     /* its certificate; "" while spare */
+	char history_reason[16];                /* "updated", "revoked", "expired" */
+	int64_t created_at, used_at, history_at;
+	int64_t retain_until; /* history: kept at least until then (0 before history) */
+};
+
+/* Generates count spare pairs of a family (SM2, P-256 or RSA-2048) and archives them, sealed,
+ * in transactions of up to 64; out_made (may be NULL) counts those stored. KH_ERR_CONFLICT
+ * without a barrier. */
+KH_MUST_CHECK kh_rc kh_pki_kmc_fill(struct kh_pki *pk, enum kh_pkey_type family, size_t count,
+                                    size_t *out_made);
+/* The background refill: tops each family's pool up towards kmc_pool_size, making at most
+ * budget pairs in all; pairs taken but never bound to a certificate for ten minutes (a crash
+ * mid-issuance) go back first. out_made (may be NULL) counts the new ones. */
+KH_MUST_CHECK kh_rc kh_pki_kmc_refill(struct kh_pki *pk, size_t budget, size_t *out_made);
+/* Spare pairs of a family (for metrics). */
+KH_MUST_CHECK kh_rc kh_pki_kmc_depth(struct kh_pki *pk, enum kh_pkey_type family, uint64_t *out);
+/* The configured pool size per family. */
+unsigned kh_pki_kmc_pool_size(const struct kh_pki *pk);
+/* Pairs made on demand because the pool was empty, since the start (for metrics). */
+uint64_t kh_pki_kmc_pool_misses(struct kh_pki *pk);
+
+/* The archive: a kms-manager or recovery-officer of the key store, or the operator. */
+KH_MUST_CHECK kh_rc kh_pki_kmc_key_get(struct kh_pki *pk, const struct kh_principal *p, int64_t id,
+                                       struct kh_kmc_key *out);
+struct kh_kmc_key_filter {
+	int64_t keystore_id;     /* operator only */
+	enum kh_kmc_state state; /* 0: any */
+	int64_t after_id;
+	unsigned limit; /* 1..KH_LIMIT_PAGE_MAX */
+};
+typedef kh_rc (*kh_kmc_key_fn)(const struct kh_kmc_key *k, void *arg);
+KH_MUST_CHECK kh_rc kh_pki_kmc_key_list(struct kh_pki *pk, const struct kh_principal *p,
+                                        const struct kh_kmc_key_filter *f, kh_kmc_key_fn fn,
+                                        void *arg, bool *out_more);
+/* The scheduler: pairs whose certificate expired move to history (at most max). */
+KH_MUST_CHECK kh_rc kh_pki_kmc_expire_due(struct kh_pki *pk, size_t max, size_t *out_count);
+/*
+ * Key update of an issued dual request (the submitter, a kms-manager or the operator): a new
+ * encryption certificate for a fresh pair, enveloped again to the request's signing key; the
+ * old certificate is revoked (superseded) and its pair moves to history, still recoverable.
+ * out gets the request as it is after.
+ */
+KH_MUST_CHECK kh_rc kh_pki_kmc_update(struct kh_pki *pk, const struct kh_principal *p,
+                                      int64_t request_id, struct kh_pki_request *out);
+
+/* ---- recovery of an archived pair (recovery.c) ---- */
+
+enum kh_kmc_recovery_status {
+	KH_KMC_REC_PENDING = 1, /* waiting for k approvals */
+	KH_KMC_REC_APPROVED,    /* k approved: the envelope is ready for the requester */
+	KH_KMC_REC_DELIVERED,   /* the requester fetched it */
+	KH_KMC_REC_REJECTED,    /* an officer refused */
+	KH_KMC_REC_EXPIRED,     /* not decided within kmc_recovery_ttl_hours */
+};
+
+struct kh_kmc_recovery {
+	int64_t id;
+	int64_t keystore_id;
+	int64_t key_id;                     /* the archived pair */
+	char serial[KH_PKI_SERIAL_HEX_MAX]; /* its encryption certificate */
+	char requester[KH_PRINCIPAL_NAME_MAX];
+	char reason[KH_PKI_REASON_TEXT_MAX];
+	enum kh_envelope_form form;
+	enum kh_kmc_recovery_status status;
+	unsigned quorum, approvals;
+	int64_t expires_at, created_at, updated_at;
+};
+
+struct kh_kmc_recovery_ask {
+	const char *serial; /* the encryption certificate whose pair is wanted */
+	const char *reason; /* 1..KH_PKI_REASON_TEXT_MAX-1 characters, recorded */
+	/* PKCS#10 (PEM or DER) of the key the envelope will be for: its self-signature proves
+	 * the requester holds it. */
+	struct kh_slice recipient_csr;
+	enum kh_envelope_form form; /* 0: the usual one for the recipient's key */
+};
+
+/* A kms-manager of the key store, or the submitter of the certificate's request (its holder).
+ * KH_ERR_NOT_FOUND when the certificate has no archived pair; KH_ERR_BAD_SIGNATURE for a CSR
+ * whose proof of possession fails; KH_ERR_BAD_INPUT (message says why) otherwise. Audited
+ * "pki.kmc.recovery.request". */
+KH_MUST_CHECK kh_rc kh_pki_kmc_recovery_request(struct kh_pki *pk, const struct kh_principal *p,
+                                                const struct kh_kmc_recovery_ask *ask,
+                                                struct kh_kmc_recovery *out, char *message,
+                                                size_t message_len);
+/* A recovery-officer of the key store, not the requester, once per recovery (again:
+ * KH_ERR_CONFLICT), only while pending and within its wait (KH_ERR_CONFLICT, and it becomes
+ * expired). One refusal rejects it (reason required); the k-th approval seals the pair's
+ * private key into the envelope for the recipient. Audited "pki.kmc.recovery.approve" or
+ * ".reject", and "pki.kmc.recovery.release" when k is reached. */
+KH_MUST_CHECK kh_rc kh_pki_kmc_recovery_decide(struct kh_pki *pk, const struct kh_principal *p,
+                                               int64_t id, bool approve, const char *reason,
+                                               struct kh_kmc_recovery *out);
+/* The requester, recovery-officers and kms-managers of the key store, the operator. */
+KH_MUST_CHECK kh_rc kh_pki_kmc_recovery_get(struct kh_pki *pk, const struct kh_principal *p,
+                                            int64_t id, struct kh_kmc_recovery *out);
+struct kh_kmc_recovery_filter {
+	int64_t keystore_id; /* operator only */
+	enum kh_kmc_recovery_status status;
+	int64_t after_id;
+	unsigned limit;
+};
+typedef kh_rc (*kh_kmc_recovery_fn)(const struct kh_kmc_recovery *r, void *arg);
+/* Recovery-officers and kms-managers of the key store, the operator. */
+KH_MUST_CHECK kh_rc kh_pki_kmc_recovery_list(struct kh_pki *pk, const struct kh_principal *p,
+                                             const struct kh_kmc_recovery_filter *f,
+                                             kh_kmc_recovery_fn fn, void *arg, bool *out_more);
+/* The requester only, once approved (then delivered; fetching again is allowed): appends the
+ * envelope. KH_ERR_CONFLICT before approval. Audited "pki.kmc.recovery.deliver". */
+KH_MUST_CHECK kh_rc kh_pki_kmc_recovery_envelope(struct kh_pki *pk, const struct kh_principal *p,
+                                                 int64_t id, enum kh_envelope_form *out_form,
+                                                 struct kh_buf *out);
+/* The scheduler: pending recoveries past their wait become expired (at most max). */
+KH_MUST_CHECK kh_rc kh_pki_kmc_recovery_expire_due(struct kh_pki *pk, size_t max,
+                                                   size_t *out_count);
+const char *kh_pki_kmc_recovery_status_name(enum kh_kmc_recovery_status s);
+KH_MUST_CHECK kh_rc kh_pki_kmc_recovery_status_parse(struct kh_slice s,
+                                                     enum kh_kmc_recovery_status *out);
+/* Archive states by name ("spare", "in_use", "history"). */
+const char *kh_pki_kmc_state_text(enum kh_kmc_state s);
+KH_MUST_CHECK kh_rc kh_pki_kmc_state_parse(struct kh_slice s, enum kh_kmc_state *out);
 
 /* ---- certificates ---- */
 

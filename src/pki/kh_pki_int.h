@@ -8,6 +8,7 @@
 #define KH_PKI_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "pki/kh_pki.h"
 #include "store/kh_store_pki.h"
@@ -25,6 +26,10 @@ struct kh_pki {
 	pthread_cond_t sign_cv;
 	unsigned signing, sign_max;
 	uint64_t try_later;
+	/* the key management centre (kmc.c, recovery.c) */
+	struct kh_barrier *barrier;
+	unsigned kmc_pool_size, kmc_retention_days, kmc_quorum, kmc_recovery_ttl_hours;
+	atomic_uint_fast64_t kmc_misses;
 };
 
 /* Who a function admits (kh_pki_may). */
@@ -32,6 +37,7 @@ struct kh_pki {
 #define KH_PKI_OFFICER 2u
 #define KH_PKI_USER 4u
 #define KH_PKI_OPERATOR 8u
+#define KH_PKI_RECOVERY 16u /* a recovery-officer (KH_POLICY_RECOVERY_OFFICER) */
 #define KH_PKI_ANY_ACCOUNT (KH_PKI_MANAGER | KH_PKI_OFFICER | KH_PKI_USER)
 
 /* KH_OK when p is one of `who` for an object of keystore_id; an account of another key store
@@ -140,6 +146,36 @@ KH_MUST_CHECK kh_rc kh_pki_serial_bytes(const char *hex, uint8_t *out, size_t *o
 enum kh_pkey_type kh_pki_kmc_family(enum kh_pkey_type t);
 /* "sm2", "ecdsa-p256", ... as the API names key types. */
 const char *kh_pki_pkey_type_name(enum kh_pkey_type t);
+
+/* A pair taken for one certificate: its archive row and its private key. */
+struct kh_pki_kmc_pair {
+	int64_t id;
+	struct kh_pkey *key;
+};
+/* Takes a spare pair of the family, in use but not yet bound to a certificate; when the pool
+ * is dry, makes and archives one at once. */
+KH_MUST_CHECK kh_rc kh_pki_kmc_take(struct kh_pki *pk, enum kh_pkey_type family,
+                                    struct kh_pki_kmc_pair *out);
+/* After a failed issuance: the pair goes back to the pool (it never left the process). Frees. */
+void kh_pki_kmc_put_back(struct kh_pki *pk, struct kh_pki_kmc_pair *pair);
+void kh_pki_kmc_pair_free(struct kh_pki_kmc_pair *pair);
+/* Inside the issuing change: the taken pair is now the key of that certificate. */
+KH_MUST_CHECK kh_rc kh_pki_kmc_bind(struct kh_store_tx *tx, int64_t id, int64_t keystore_id,
+                                    int64_t ca_id, const char *serial, int64_t request_id);
+/* Inside a change: the pair in use by that certificate (if any) moves to history, kept for
+ * the retention; out_id gets it (0: the certificate had none). */
+KH_MUST_CHECK kh_rc kh_pki_kmc_retire(struct kh_pki *pk, struct kh_store_tx *tx, const char *serial,
+                                      const char *why, int64_t now, int64_t *out_id);
+/* kh_pki_kmc_retire inside a change, with the record "pki.kmc.history" as its op2 when a pair
+ * moved. */
+KH_MUST_CHECK kh_rc kh_pki_kmc_retire_change(struct kh_pki_change *ch, struct kh_store_tx *tx,
+                                             const char *serial, const char *why);
+/* One archive row by the query's single key (id or serial); KH_ERR_NOT_FOUND when absent. */
+KH_MUST_CHECK kh_rc kh_pki_kmc_key_load(struct kh_store_tx *tx, const struct kh_store_query *q,
+                                        struct kh_store_val key, struct kh_kmc_key *out);
+/* The private key of an archived pair (within tx). */
+KH_MUST_CHECK kh_rc kh_pki_kmc_private(struct kh_pki *pk, struct kh_store_tx *tx, int64_t id,
+                                       struct kh_pkey **out);
 
 /* ns <-> certificate seconds. */
 static inline int64_t kh_pki_sec(int64_t ns)

@@ -29,9 +29,4 @@ KH_MUST_CHECK kh_rc kh_pki_issue_sign(struct kh_pki *pk, const struct kh_pki_iss
  * gives KH_ERR_CONFLICT. */
 KH_MUST_CHECK kh_rc kh_pki_issue_store(struct kh_store_tx *tx, const struct kh_pki_issue *in,
                                        struct kh_pki_issued *out, int64_t request_id);
-/* Signs, then runs ch (whose apply calls kh_pki_issue_store), again with a new serial while
- * the serial was taken. */
-KH_MUST_CHECK kh_rc kh_pki_issue_run(struct kh_pki *pk, const struct kh_pki_issue *in,
-                                     struct kh_pki_issued *out, struct kh_pki_change *ch);
-
 #endif

@@ -24,6 +24,16 @@ kh_rc kh_pki_new(const struct kh_pki_options *opts, struct kh_pki **out)
 	pk->audit = opts->audit;
 	pk->clock = opts->clock;
 	pk->sign_max = opts->ocsp_sign_max != 0 ? opts->ocsp_sign_max : KH_PKI_OCSP_SIGN_DEFAULT;
+	pk->barrier = opts->barrier;
+	pk->kmc_pool_size =
+	    opts->kmc_pool_size != 0 ? opts->kmc_pool_size : KH_PKI_KMC_POOL_DEFAULT;
+	pk->kmc_retention_days = opts->kmc_retention_days != 0 ? opts->kmc_retention_days
+	                                                       : KH_PKI_KMC_RETENTION_DAYS_DEFAULT;
+	pk->kmc_quorum =
+	    opts->kmc_recovery_quorum != 0 ? opts->kmc_recovery_quorum : KH_PKI_KMC_QUORUM_DEFAULT;
+	pk->kmc_recovery_ttl_hours = opts->kmc_recovery_ttl_hours != 0
+	                                 ? opts->kmc_recovery_ttl_hours
+	                                 : KH_PKI_KMC_RECOVERY_TTL_HOURS_DEFAULT;
 	kh_rc rc = kh_pki_ocsp_cache_new(opts->ocsp_cache_max != 0 ? opts->ocsp_cache_max
 	                                                           : KH_PKI_OCSP_CACHE_DEFAULT,
 	                                 &pk->ocsp);
@@ -77,6 +87,8 @@ kh_rc kh_pki_may(const struct kh_principal *p, int64_t keystore_id, unsigned who
 		is |= KH_PKI_OFFICER;
 	if ((p->policies & KH_POLICY_KMS_USER) != 0)
 		is |= KH_PKI_USER;
+	if ((p->policies & KH_POLICY_RECOVERY_OFFICER) != 0)
+		is |= KH_PKI_RECOVERY;
 	KH_ENSURE((is & who) != 0, KH_ERR_FORBIDDEN);
 	return KH_OK;
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/kh_mem.h"
 #include "pki/kh_pki_issue.h"
 
 /* Extensions a request may ask for (their values are never copied: the profile decides). */
@@ -122,6 +123,14 @@ struct ctx {
 	char csr_hash[KH_PKI_FINGERPRINT_HEX_MAX]; /* SHA-256 of the CSR's DER, hex */
 	bool server_keygen;
 	enum kh_envelope_form form; /* dual or server keygen: the envelope's */
+	/* Dual and server keygen: the KMC's pair, its "request" (the CSR's subject and SANs with
+	 * the pair's key) and its envelope to the CSR's key; dual: the encryption certificate. */
+	struct kh_pki_profile twin;
+	struct kh_pki_kmc_pair pair;
+	struct kh_pki_csr *pair_csr;
+	struct kh_buf envelope;
+	struct kh_pki_issue enc_issue;
+	struct kh_pki_issued enc_issued;
 };
 
 static void ctx_init(struct ctx *c, struct kh_pki *pk, const struct kh_principal *p)
@@ -132,6 +141,8 @@ static void ctx_init(struct ctx *c, struct kh_pki *pk, const struct kh_principal
 	kh_buf_init(&c->ca_der, KH_LIMIT_KEY_ENCODED_BYTES, KH_BUF_PLAIN);
 	kh_buf_init(&c->csr_der, KH_LIMIT_KEY_ENCODED_BYTES, KH_BUF_PLAIN);
 	kh_buf_init(&c->issued.der, KH_LIMIT_KEY_ENCODED_BYTES, KH_BUF_PLAIN);
+	kh_buf_init(&c->enc_issued.der, KH_LIMIT_KEY_ENCODED_BYTES, KH_BUF_PLAIN);
+	kh_buf_init(&c->envelope, KH_LIMIT_KEY_ENCODED_BYTES, KH_BUF_PLAIN);
 	kh_keys_principal_name(p, c->who, sizeof(c->who));
 }
 
@@ -141,6 +152,10 @@ static void ctx_cleanup(struct ctx *c)
 	kh_buf_cleanup(&c->ca_der);
 	kh_buf_cleanup(&c->csr_der);
 	kh_buf_cleanup(&c->issued.der);
+	kh_buf_cleanup(&c->enc_issued.der);
+	kh_buf_cleanup(&c->envelope);
+	kh_pki_kmc_pair_free(&c->pair);
+	kh_free(&c->pair_csr);
 }
 
 /* The CA (with a certificate) and its profile. */
@@ -160,6 +175,15 @@ static kh_rc load_ca_profile(struct ctx *c, struct kh_store_tx *tx, int64_t ca_i
 	if (rc == KH_ERR_NOT_FOUND) {
 		say(msg, msg_len, "unknown profile \"%.64s\"", profile != NULL ? profile : "");
 		return KH_ERR_BAD_INPUT;
+	}
+	KH_GUARD(rc);
+	if (c->profile.dual_profile[0] == '\0')
+		return KH_OK;
+	rc = kh_pki_profile_load(tx, ca_id, c->profile.dual_profile, &c->twin);
+	if (rc == KH_ERR_NOT_FOUND) {
+		say(msg, msg_len, "the dual profile's encryption profile \"%s\" is gone",
+		    c->profile.dual_profile);
+		return KH_ERR_CONFLICT;
 	}
 	return rc;
 }
@@ -237,6 +261,105 @@ static void issue_detail(struct kh_pki_change *ch, struct ctx *c)
 	ch->op2 = "pki.certificate.issue";
 }
 
+/* Dual or server keygen: a pair from the KMC, enveloped to the CSR's key, and what is issued
+ * for it (the encryption certificate under the twin profile, or the request's certificate). */
+static kh_rc pair_setup(struct ctx *c)
+{
+	enum kh_pkey_type family = kh_pki_kmc_family(kh_pkey_type_of(c->csr->key));
+	KH_GUARD(kh_pki_kmc_take(c->pk, family, &c->pair));
+	c->pair_csr = kh_alloc(sizeof(*c->pair_csr));
+	KH_ENSURE(c->pair_csr != NULL, KH_ERR_NOMEM);
+	memcpy(c->pair_csr, c->csr, sizeof(*c->pair_csr));
+	c->pair_csr->key = c->pair.key;
+	kh_buf_clear(&c->envelope);
+	KH_GUARD(kh_envelope_seal(c->form, c->pair.key, c->csr->key, &c->envelope));
+	if (c->server_keygen) {
+		c->issue.csr = c->pair_csr;
+	} else {
+		c->enc_issue = c->issue;
+		c->enc_issue.profile = &c->twin;
+		c->enc_issue.csr = c->pair_csr;
+	}
+	return KH_OK;
+}
+
+#define SERIAL_TRIES 4
+
+/* Signs what the request gets (one certificate, or two for a dual profile), then runs ch,
+ * whose apply stores them; again with new serials while a serial was taken. A pair taken
+ * from the pool goes back when nothing was issued. */
+static kh_rc issue_all(struct ctx *c, struct kh_pki_change *ch)
+{
+	kh_rc rc = KH_OK;
+	bool dual = c->form != 0 && !c->server_keygen;
+	issue_setup(c);
+	if (c->form != 0)
+		rc = pair_setup(c);
+	for (int i = 0; rc == KH_OK && i < SERIAL_TRIES; i++) {
+		c->issued.serial_taken = false;
+		c->enc_issued.serial_taken = false;
+		rc = kh_pki_issue_sign(c->pk, &c->issue, &c->issued);
+		if (rc == KH_OK && dual)
+			rc = kh_pki_issue_sign(c->pk, &c->enc_issue, &c->enc_issued);
+		if (rc == KH_OK)
+			rc = kh_pki_change_run(ch);
+		if (!c->issued.serial_taken && !c->enc_issued.serial_taken)
+			break;
+		rc = i + 1 < SERIAL_TRIES ? KH_OK : KH_ERR_INTERNAL;
+	}
+	if (rc != KH_OK && c->pair.id != 0)
+		kh_pki_kmc_put_back(c->pk, &c->pair);
+	return rc;
+}
+
+/* Key update: only a new encryption certificate (the signing one stays). */
+static kh_rc issue_pair_only(struct ctx *c, struct kh_pki_change *ch)
+{
+	issue_setup(c);
+	kh_rc rc = pair_setup(c);
+	for (int i = 0; rc == KH_OK && i < SERIAL_TRIES; i++) {
+		c->enc_issued.serial_taken = false;
+		rc = kh_pki_issue_sign(c->pk, &c->enc_issue, &c->enc_issued);
+		if (rc == KH_OK)
+			rc = kh_pki_change_run(ch);
+		if (!c->enc_issued.serial_taken)
+			break;
+		rc = i + 1 < SERIAL_TRIES ? KH_OK : KH_ERR_INTERNAL;
+	}
+	if (rc != KH_OK && c->pair.id != 0)
+		kh_pki_kmc_put_back(c->pk, &c->pair);
+	return rc;
+}
+
+/* Inside the change, after the request's certificate: the encryption certificate, the pair
+ * bound to its certificate, and the envelope kept with the request. */
+static kh_rc store_pair(struct kh_pki_change *ch, struct kh_store_tx *tx, struct ctx *c)
+{
+	if (c->form == 0)
+		return KH_OK;
+	const char *serial = c->issued.serial_hex;
+	if (!c->server_keygen) {
+		KH_GUARD(kh_pki_issue_store(tx, &c->enc_issue, &c->enc_issued, c->request_id));
+		serial = c->enc_issued.serial_hex;
+	}
+	KH_GUARD(
+	    kh_pki_kmc_bind(tx, c->pair.id, c->ca.keystore_id, c->ca.id, serial, c->request_id));
+	struct kh_store_val v[] = {
+	    c->server_keygen ? KH_SV_NULL : KH_SV_TEXT(serial),
+	    KH_SV_BLOB(kh_buf_slice(&c->envelope)),
+	    KH_SV_INT(c->request_id),
+	};
+	KH_GUARD(kh_store_exec(tx, &kh_q_pki_request_set_dual, v, KH_SV_COUNT(v), NULL));
+	snprintf(ch->detail2, sizeof(ch->detail2),
+	         "{\"ca\":%lld,\"request\":%lld,\"serial\":\"%s\",\"profile\":\"%s\","
+	         "\"kmc_key\":%lld,\"%s\":\"%s\",\"envelope\":\"%s\"}",
+	         (long long)c->ca.id, (long long)c->request_id, c->issued.serial_hex,
+	         c->profile.name, (long long)c->pair.id,
+	         c->server_keygen ? "key" : "encryption_serial",
+	         c->server_keygen ? "server" : serial, kh_envelope_form_name(c->form));
+	return KH_OK;
+}
+
 /* ---- submission ---- */
 
 static kh_rc insert_fn(struct kh_pki_change *ch, struct kh_store_tx *tx)
@@ -274,6 +397,7 @@ static kh_rc insert_fn(struct kh_pki_change *ch, struct kh_store_tx *tx)
 	if (issued) {
 		KH_GUARD(kh_pki_issue_store(tx, &c->issue, &c->issued, c->request_id));
 		issue_detail(ch, c);
+		KH_GUARD(store_pair(ch, tx, c));
 	}
 	return KH_OK;
 }
@@ -333,9 +457,8 @@ kh_rc kh_pki_request_submit(struct kh_pki *pk, const struct kh_principal *p,
 	if (c.profile.approval_required) {
 		rc = kh_pki_change_run(&ch);
 	} else {
-		issue_setup(&c);
-		rc = kh_pki_issue_run(pk, &c.issue, &c.issued, &ch);
-		if (rc != KH_OK && !c.issued.serial_taken && ch.now == 0)
+		rc = issue_all(&c, &ch);
+		if (rc != KH_OK && ch.now == 0)
 			rc = kh_pki_refused(pk, p, "pki.request.submit", c.ca.keystore_id, rc);
 	}
 	if (rc == KH_OK)
@@ -358,6 +481,8 @@ static kh_rc decide_load(struct ctx *c, struct kh_store_tx *tx, int64_t id, bool
 	/* Four eyes: the submitter does not decide, not even a manager. */
 	KH_ENSURE(!approve || strcmp(c->req.submitter, c->who) != 0, KH_ERR_FORBIDDEN);
 	c->request_id = id;
+	c->form = c->req.form;
+	c->server_keygen = c->req.server_keygen;
 	return load_ca_profile(c, tx, c->req.ca_id, c->req.profile, DECIDERS, NULL, 0);
 }
 
@@ -399,7 +524,7 @@ static kh_rc approve_fn(struct kh_pki_change *ch, struct kh_store_tx *tx)
 	KH_GUARD(decide(ch, tx, c, "issued", c->issued.serial_hex));
 	KH_GUARD(kh_pki_issue_store(tx, &c->issue, &c->issued, c->request_id));
 	issue_detail(ch, c);
-	return KH_OK;
+	return store_pair(ch, tx, c);
 }
 
 kh_rc kh_pki_request_approve(struct kh_pki *pk, const struct kh_principal *p, int64_t id,
@@ -411,8 +536,7 @@ kh_rc kh_pki_request_approve(struct kh_pki *pk, const struct kh_principal *p, in
 	if (rc == KH_OK) {
 		struct kh_pki_change ch = {
 		    .pk = pk, .p = p, .op = "pki.request.approve", .apply = approve_fn, .arg = &c};
-		issue_setup(&c);
-		rc = kh_pki_issue_run(pk, &c.issue, &c.issued, &ch);
+		rc = issue_all(&c, &ch);
 		if (rc != KH_OK && ch.now == 0)
 			rc = kh_pki_refused(pk, p, "pki.request.approve", c.ca.keystore_id, rc);
 	} else {
@@ -422,6 +546,98 @@ kh_rc kh_pki_request_approve(struct kh_pki *pk, const struct kh_principal *p, in
 	}
 	if (rc == KH_OK)
 		rc = read_back(pk, id, out);
+	ctx_cleanup(&c);
+	return rc;
+}
+
+/* ---- key update of a dual request (PKI.md "KMC": update) ---- */
+
+static kh_rc update_check(struct ctx *c, int64_t id)
+{
+	struct kh_store_tx *tx = NULL;
+	int64_t ks = 0;
+	KH_GUARD(kh_store_read_begin(c->pk->store, &tx));
+	kh_rc rc = load(tx, id, &c->req, &ks, &c->csr_der);
+	if (rc == KH_OK) {
+		rc = kh_pki_may(c->p, ks, KH_PKI_MANAGER | KH_PKI_OPERATOR);
+		if (rc == KH_ERR_FORBIDDEN && strcmp(c->req.submitter, c->who) == 0)
+			rc = KH_OK;
+	}
+	if (rc == KH_OK && (c->req.status != KH_PKI_REQ_ISSUED || c->req.enc_serial[0] == '\0'))
+		rc = KH_ERR_CONFLICT;
+	c->request_id = id;
+	if (rc == KH_OK)
+		rc = load_ca_profile(c, tx, c->req.ca_id, c->req.profile,
+		                     KH_PKI_ANY_ACCOUNT | KH_PKI_OPERATOR, NULL, 0);
+	kh_store_read_end(&tx);
+	KH_GUARD(rc);
+	KH_ENSURE(c->profile.dual_profile[0] != '\0', KH_ERR_CONFLICT);
+	c->form = c->req.form;
+	KH_ENSURE(kh_pki_csr_parse(kh_buf_slice(&c->csr_der), &c->csr) == KH_OK, KH_ERR_STORAGE);
+	return KH_OK;
+}
+
+static kh_rc update_fn(struct kh_pki_change *ch, struct kh_store_tx *tx)
+{
+	struct ctx *c = ch->arg;
+	struct kh_pki_certificate old;
+	uint64_t changed = 0;
+	int64_t ks = 0, old_pair = 0;
+	ch->keystore_id = c->ca.keystore_id;
+	/* The old encryption certificate: superseded (and off to the CRL) unless revoked already.
+	 */
+	KH_GUARD(kh_pki_certrow_load(tx, c->req.enc_serial, &old, &ks, NULL));
+	if (old.status != KH_PKI_CERT_REVOKED) {
+		struct kh_store_val v[] = {
+		    KH_SV_TEXT("revoked"),
+		    KH_SV_INT(ch->now),
+		    KH_SV_INT(KH_CRL_REASON_SUPERSEDED),
+		    KH_SV_INT(ch->now),
+		    KH_SV_TEXT(c->req.enc_serial),
+		    KH_SV_TEXT(kh_pki_cert_status_name(old.status)),
+		};
+		KH_GUARD(kh_store_exec(tx, &kh_q_pki_cert_set_status, v, KH_SV_COUNT(v), &changed));
+		KH_ENSURE(changed == 1, KH_ERR_CONFLICT);
+	}
+	KH_GUARD(kh_pki_kmc_retire(c->pk, tx, c->req.enc_serial, "updated", ch->now, &old_pair));
+	KH_GUARD(store_pair(ch, tx, c));
+	ch->op2 = "pki.certificate.issue";
+	snprintf(ch->detail2, sizeof(ch->detail2),
+	         "{\"ca\":%lld,\"request\":%lld,\"serial\":\"%s\",\"profile\":\"%s\","
+	         "\"kmc_key\":%lld}",
+	         (long long)c->ca.id, (long long)c->request_id, c->enc_issued.serial_hex,
+	         c->twin.name, (long long)c->pair.id);
+	snprintf(ch->detail, sizeof(ch->detail),
+	         "{\"ca\":%lld,\"request\":%lld,\"old_serial\":\"%s\",\"old_kmc_key\":%lld,"
+	         "\"serial\":\"%s\",\"kmc_key\":%lld}",
+	         (long long)c->ca.id, (long long)c->request_id, c->req.enc_serial,
+	         (long long)old_pair, c->enc_issued.serial_hex, (long long)c->pair.id);
+	return KH_OK;
+}
+
+kh_rc kh_pki_kmc_update(struct kh_pki *pk, const struct kh_principal *p, int64_t request_id,
+                        struct kh_pki_request *out)
+{
+	struct ctx c;
+	ctx_init(&c, pk, p);
+	char old[KH_PKI_SERIAL_HEX_MAX] = "";
+	kh_rc rc = update_check(&c, request_id);
+	if (rc == KH_OK) {
+		snprintf(old, sizeof(old), "%s", c.req.enc_serial);
+		struct kh_pki_change ch = {
+		    .pk = pk, .p = p, .op = "pki.kmc.update", .apply = update_fn, .arg = &c};
+		rc = issue_pair_only(&c, &ch);
+		if (rc != KH_OK && ch.now == 0)
+			rc = kh_pki_refused(pk, p, "pki.kmc.update", c.ca.keystore_id, rc);
+	} else {
+		int64_t ks =
+		    c.ca.id != 0 && p->keystore_id == c.ca.keystore_id ? c.ca.keystore_id : 0;
+		rc = kh_pki_refused(pk, p, "pki.kmc.update", ks, rc);
+	}
+	if (rc == KH_OK) {
+		kh_pki_ocsp_forget(pk, c.ca.id, old);
+		rc = read_back(pk, request_id, out);
+	}
 	ctx_cleanup(&c);
 	return rc;
 }
@@ -453,6 +669,81 @@ kh_rc kh_pki_request_reject(struct kh_pki *pk, const struct kh_principal *p, int
 }
 
 /* ---- reading ---- */
+
+struct envelope_arg {
+	struct kh_pki *pk;
+	const struct kh_principal *p;
+	char who[KH_PRINCIPAL_NAME_MAX];
+	int64_t id;
+	struct kh_pki_request req;
+	struct kh_buf *out;
+};
+
+static kh_rc envelope_fn(struct kh_pki_change *ch, struct kh_store_tx *tx)
+{
+	struct envelope_arg *a = ch->arg;
+	struct kh_store_rows *rows = NULL;
+	bool found = false;
+	int64_t ks = 0;
+	struct kh_slice blob;
+	KH_GUARD(load(tx, a->id, &a->req, &ks, NULL));
+	KH_GUARD(kh_pki_may(a->p, ks, KH_PKI_ANY_ACCOUNT));
+	ch->keystore_id = ks;
+	snprintf(ch->detail, sizeof(ch->detail),
+	         "{\"ca\":%lld,\"request\":%lld,\"encryption_serial\":\"%s\",\"form\":\"%s\"}",
+	         (long long)a->req.ca_id, (long long)a->id,
+	         a->req.enc_serial[0] != '\0' ? a->req.enc_serial : a->req.serial,
+	         kh_envelope_form_name(a->req.form));
+	/* The envelope is for the submitter's key alone: nobody else fetches it. */
+	KH_ENSURE(strcmp(a->req.submitter, a->who) == 0, KH_ERR_FORBIDDEN);
+	KH_ENSURE(a->req.has_envelope, KH_ERR_NOT_FOUND);
+	struct kh_store_val v[] = {KH_SV_INT(a->id)};
+	KH_GUARD(kh_store_query_one(tx, &kh_q_pki_request_envelope, v, 1, &rows, &found));
+	kh_rc rc = found ? kh_store_rows_blob(rows, 0, &blob) : KH_ERR_NOT_FOUND;
+	if (rc == KH_OK)
+		rc = kh_buf_append(a->out, blob);
+	kh_store_rows_close(&rows);
+	return rc;
+}
+
+kh_rc kh_pki_request_envelope(struct kh_pki *pk, const struct kh_principal *p, int64_t id,
+                              enum kh_envelope_form *out_form, struct kh_buf *out)
+{
+	struct envelope_arg a = {.pk = pk, .p = p, .id = id, .out = out};
+	kh_keys_principal_name(p, a.who, sizeof(a.who));
+	struct kh_pki_change ch = {
+	    .pk = pk, .p = p, .op = "pki.kmc.deliver", .apply = envelope_fn, .arg = &a};
+	KH_GUARD(kh_pki_change_run(&ch));
+	*out_form = a.req.form;
+	return KH_OK;
+}
+
+kh_rc kh_pki_request_find_csr(struct kh_pki *pk, const struct kh_principal *p, int64_t ca_id,
+                              struct kh_slice csr, struct kh_pki_request *out)
+{
+	struct kh_buf der;
+	struct kh_store_tx *tx = NULL;
+	struct kh_store_rows *rows = NULL;
+	bool found = false;
+	int64_t ks = 0;
+	char hash[KH_PKI_FINGERPRINT_HEX_MAX], who[KH_PRINCIPAL_NAME_MAX];
+	kh_keys_principal_name(p, who, sizeof(who));
+	kh_buf_init(&der, KH_LIMIT_KEY_ENCODED_BYTES, KH_BUF_PLAIN);
+	kh_rc rc = kh_pki_der_of(csr, &der);
+	if (rc == KH_OK)
+		rc = csr_hash(kh_buf_slice(&der), hash);
+	kh_buf_cleanup(&der);
+	KH_GUARD(rc);
+	struct kh_store_val v[] = {KH_SV_INT(ca_id), KH_SV_TEXT(hash), KH_SV_TEXT(who)};
+	KH_GUARD(kh_store_read_begin(pk->store, &tx));
+	rc = kh_store_query_one(tx, &kh_q_pki_request_by_csr, v, KH_SV_COUNT(v), &rows, &found);
+	if (rc == KH_OK)
+		rc = found ? decode(rows, out, &ks, NULL) : KH_ERR_NOT_FOUND;
+	kh_store_rows_close(&rows);
+	kh_store_read_end(&tx);
+	KH_GUARD(rc);
+	return kh_pki_may(p, ks, KH_PKI_ANY_ACCOUNT);
+}
 
 kh_rc kh_pki_request_get(struct kh_pki *pk, const struct kh_principal *p, int64_t id,
                          struct kh_pki_request *out)

@@ -73,6 +73,9 @@ static kh_rc change_fn(struct kh_pki_change *ch, struct kh_store_tx *tx)
 	         "{\"ca\":%lld,\"serial\":\"%s\",\"from\":\"%s\",\"reason\":%d}",
 	         (long long)c->cert.ca_id, c->serial, kh_pki_cert_status_name(c->cert.status),
 	         on_crl ? (int)c->reason : -1);
+	/* A revoked encryption certificate's key pair leaves use for the archive's history. */
+	if (c->to == KH_PKI_CERT_REVOKED)
+		KH_GUARD(kh_pki_kmc_retire_change(ch, tx, c->serial, "revoked"));
 	return KH_OK;
 }
 

@@ -11,6 +11,7 @@
 #include "base/kh_int.h"
 #include "base/kh_mem.h"
 #include "http/kh_json.h"
+#include "pki/kh_pki.h"
 #include "server/kh_server.h"
 
 #define CONFIG_FILE_MAX (64u * 1024u)
@@ -27,6 +28,11 @@ void kh_server_config_defaults(struct kh_server_config *c)
 	c->rate_limit_rps = 200;
 	c->rate_limit_burst = 400;
 	c->webhook_retry_seconds = 30;
+	c->kmc_pool_size = KH_PKI_KMC_POOL_DEFAULT;
+	c->kmc_pool_refill = 200;
+	c->kmc_retention_days = KH_PKI_KMC_RETENTION_DAYS_DEFAULT;
+	c->kmc_recovery_quorum = KH_PKI_KMC_QUORUM_DEFAULT;
+	c->kmc_recovery_ttl_hours = KH_PKI_KMC_RECOVERY_TTL_HOURS_DEFAULT;
 }
 
 kh_rc kh_server_addr_parse(const char *text, char *out_host, size_t out_host_len,
@@ -83,17 +89,33 @@ static const struct string_member strings[] = {
 };
 
 static const char *const allowed[] = {
-    "data_dir",         "listen",
-    "http_listen",      "tls_cert",
-    "tls_key",          "log_level",
-    "node_id",          "pkcs11_module",
-    "pkcs11_token",     "pkcs11_pin_file",
-    "pkcs11_key",       "network_threads",
-    "workers",          "rate_limit_rps",
-    "rate_limit_burst", "webhook_retry_seconds",
-    "xks_listen",       "xks_tls_cert",
-    "xks_tls_key",      "xks_client_ca",
-    "xks_client_names", NULL,
+    "data_dir",
+    "listen",
+    "http_listen",
+    "tls_cert",
+    "tls_key",
+    "log_level",
+    "node_id",
+    "pkcs11_module",
+    "pkcs11_token",
+    "pkcs11_pin_file",
+    "pkcs11_key",
+    "network_threads",
+    "workers",
+    "rate_limit_rps",
+    "rate_limit_burst",
+    "webhook_retry_seconds",
+    "xks_listen",
+    "xks_tls_cert",
+    "xks_tls_key",
+    "xks_client_ca",
+    "xks_client_names",
+    "kmc_pool_size",
+    "kmc_pool_refill",
+    "kmc_retention_days",
+    "kmc_recovery_quorum",
+    "kmc_recovery_ttl_hours",
+    NULL,
 };
 
 static kh_rc load_strings(struct kh_server_config *c, const struct kh_json *doc, char *err,
@@ -142,6 +164,12 @@ static const struct {
     {"rate_limit_rps", offsetof(struct kh_server_config, rate_limit_rps), 0, 1000000},
     {"rate_limit_burst", offsetof(struct kh_server_config, rate_limit_burst), 0, 1000000},
     {"webhook_retry_seconds", offsetof(struct kh_server_config, webhook_retry_seconds), 1, 3600},
+    {"kmc_pool_size", offsetof(struct kh_server_config, kmc_pool_size), 1, KH_PKI_KMC_POOL_MAX},
+    {"kmc_pool_refill", offsetof(struct kh_server_config, kmc_pool_refill), 1, 100000},
+    /* The default is LD/T 02.1's ten years; an operator may choose less, never under a year. */
+    {"kmc_retention_days", offsetof(struct kh_server_config, kmc_retention_days), 365, 36500},
+    {"kmc_recovery_quorum", offsetof(struct kh_server_config, kmc_recovery_quorum), 1, 16},
+    {"kmc_recovery_ttl_hours", offsetof(struct kh_server_config, kmc_recovery_ttl_hours), 1, 720},
 };
 
 /* xks_client_names: an array of up to KH_SERVER_XKS_NAMES_MAX non-empty names. */

@@ -51,6 +51,15 @@ struct kh_server_config {
 	char xks_client_ca[KH_SERVER_PATH_MAX];
 	char xks_client_names[KH_SERVER_XKS_NAMES_MAX][KH_SERVER_XKS_NAME_LEN];
 	unsigned xks_client_name_count;
+	/* The key management centre (PKI.md "KMC"): spare encryption key pairs kept per family
+	 * (SM2, P-256, RSA-2048), made at most kmc_pool_refill per second in the background; how
+	 * long a pair stays archived once out of use; recovery's quorum k and how long a recovery
+	 * request waits for it. */
+	unsigned kmc_pool_size;
+	unsigned kmc_pool_refill;
+	unsigned kmc_retention_days;
+	unsigned kmc_recovery_quorum;
+	unsigned kmc_recovery_ttl_hours;
 };
 
 /* Defaults: production paths; dev mode changes data_dir to ./var. */

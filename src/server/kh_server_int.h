@@ -41,6 +41,8 @@ struct kh_node {
 	bool stopping;
 	int64_t beat_at; /* monotonic time of the last XKS node beat */
 	int64_t crl_at;  /* monotonic time of the last CRL refresh pass */
+	int64_t kmc_at;  /* monotonic time of the last key management centre pass */
+	bool kmc_busy;   /* its pools still want pairs */
 	/* webhook deliverer */
 	pthread_t hooks;
 	bool hooks_started;

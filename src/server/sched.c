@@ -4,7 +4,9 @@
  * are due, destroys keys whose deletion wait is over, purges deleted keys after 365 days,
  * rewraps secrets after a root key rotation, and regenerates (as the service) each CA's full
  * CRL once it is older than half its validity and renews delegated OCSP responder certificates
- * past two thirds of their life (both checked every CRL_EVERY_NS). Each item is its own
+ * past two thirds of their life (both checked every CRL_EVERY_NS), and keeps the key
+ * management centre's pools full (at most kmc_pool_refill pairs a second, passes at least a
+ * second apart while they fill). Each item is its own
  * short transaction, so requests are never held up behind a long batch; the thread sleeps until the
  * next due time (at most BEAT_NS, since keys change and the node beats for the XKS health's fleet)
  * or until it is told to stop.
@@ -41,6 +43,34 @@ static size_t refresh_crls(struct kh_node *n)
 	return done;
 }
 
+/* The key management centre: the spare pools topped up at kmc_pool_refill pairs a second
+ * (the budget grows with the time since the last pass, up to one second's worth), pairs of
+ * expired certificates moved to history, recoveries left undecided expired. Returns whether
+ * the pools still want more (the next pass then comes within a second). */
+static bool kmc(struct kh_node *n)
+{
+	size_t made = 0, expired = 0, lapsed = 0;
+	int64_t now = kh_clock_mono_ns();
+	int64_t since = n->kmc_at == 0 ? KH_NS_PER_SEC : now - n->kmc_at;
+	if (since < KH_NS_PER_SEC / 10)
+		return true;
+	n->kmc_at = now;
+	if (since > KH_NS_PER_SEC)
+		since = KH_NS_PER_SEC;
+	size_t budget = (size_t)((int64_t)n->cfg->kmc_pool_refill * since / KH_NS_PER_SEC);
+	kh_rc rc = kh_pki_kmc_refill(n->pki, budget > 0 ? budget : 1, &made);
+	if (rc == KH_OK)
+		rc = kh_pki_kmc_expire_due(n->pki, BATCH, &expired);
+	if (rc == KH_OK)
+		rc = kh_pki_kmc_recovery_expire_due(n->pki, BATCH, &lapsed);
+	if (rc != KH_OK && rc != KH_ERR_SEALED)
+		KH_LOG_WARN("key management centre pass failed", KH_LF_RC(rc));
+	if (expired + lapsed > 0)
+		KH_LOG_INFO("scheduler", KH_LF_UINT("kmc_pairs_to_history", expired),
+		            KH_LF_UINT("kmc_recoveries_expired", lapsed));
+	return rc == KH_OK && made > 0;
+}
+
 /* The XKS node beat (health's fleet), every BEAT_NS, sealed or not. */
 static void beat(struct kh_node *n)
 {
@@ -70,6 +100,7 @@ static bool pass(struct kh_node *n)
 		rc = kh_barrier_rewrap(n->barrier, BATCH, &rewrapped, &left);
 	if (rc != KH_OK && rc != KH_ERR_SEALED)
 		KH_LOG_WARN("scheduler pass failed", KH_LF_RC(rc));
+	bool pools = n->pki != NULL && kmc(n);
 	size_t crls = refresh_crls(n);
 	if (crls > 0)
 		KH_LOG_INFO("scheduler", KH_LF_UINT("crls", crls));
@@ -77,6 +108,8 @@ static bool pass(struct kh_node *n)
 		KH_LOG_INFO("scheduler", KH_LF_UINT("rotated", rotated),
 		            KH_LF_UINT("deleted", deleted), KH_LF_UINT("purged", purged),
 		            KH_LF_UINT("rewrapped", rewrapped));
+	if (pools)
+		n->kmc_busy = true;
 	return rotated == BATCH || deleted == BATCH || purged == BATCH || rewrapped == BATCH;
 }
 
@@ -86,6 +119,10 @@ static int64_t sleep_for(struct kh_node *n)
 	if (kh_keys_next_due(n->keys, &next) != KH_OK)
 		return MAX_SLEEP_NS;
 	int64_t d = next - kh_clock_now(kh_clock_real());
+	/* Pools still filling: come back within a second. */
+	if (n->kmc_busy && d > KH_NS_PER_SEC)
+		d = KH_NS_PER_SEC;
+	n->kmc_busy = false;
 	return d < MIN_SLEEP_NS ? MIN_SLEEP_NS : d > MAX_SLEEP_NS ? MAX_SLEEP_NS : d;
 }
 

@@ -140,7 +140,16 @@ static kh_rc open_layers(struct kh_node *n)
 	struct kh_authz_options zo = {n->store, n->barrier, n->audit, n->keys, clock};
 	KH_GUARD(kh_authz_new(&zo, &n->authz));
 	struct kh_pki_options ko2 = {
-	    .keys = n->keys, .store = n->store, .audit = n->audit, .clock = clock};
+	    .keys = n->keys,
+	    .store = n->store,
+	    .audit = n->audit,
+	    .clock = clock,
+	    .barrier = n->barrier,
+	    .kmc_pool_size = n->cfg->kmc_pool_size,
+	    .kmc_retention_days = n->cfg->kmc_retention_days,
+	    .kmc_recovery_quorum = n->cfg->kmc_recovery_quorum,
+	    .kmc_recovery_ttl_hours = n->cfg->kmc_recovery_ttl_hours,
+	};
 	KH_GUARD(kh_pki_new(&ko2, &n->pki));
 	struct kh_api_options po = {
 	    .store = n->store,

@@ -196,4 +196,82 @@ extern const struct kh_store_query kh_q_pki_crl_insert;
 /* ca_id, delta -> number, this_update, der of the newest CRL of that kind */
 extern const struct kh_store_query kh_q_pki_crl_latest;
 
+/* ---- key management centre (migration 7) ---- */
+
+enum kh_q_kmc_key_col {
+	KH_QKK_ID,
+	KH_QKK_ALGORITHM,
+	KH_QKK_STATE,
+	KH_QKK_PUBLIC_KEY,
+	KH_QKK_KEYSTORE_ID, /* NULL while spare */
+	KH_QKK_CA_ID,
+	KH_QKK_SERIAL,
+	KH_QKK_REQUEST_ID,
+	KH_QKK_HISTORY_REASON,
+	KH_QKK_CREATED_AT,
+	KH_QKK_USED_AT,
+	KH_QKK_HISTORY_AT,
+	KH_QKK_RETAIN_UNTIL,
+};
+
+/* algorithm, state, public_key, created_at, used_at (or NULL) -> id */
+extern const struct kh_store_query kh_q_kmc_key_insert;
+/* algorithm -> count of spare pairs */
+extern const struct kh_store_query kh_q_kmc_key_depth;
+/* now, algorithm -> id of the spare pair taken (in use, not yet bound to a certificate) */
+extern const struct kh_store_query kh_q_kmc_key_take;
+/* id: a taken pair whose issuance failed goes back to the pool */
+extern const struct kh_store_query kh_q_kmc_key_put_back;
+/* before: pairs taken before `before` and never bound (a crash mid-issuance) go back */
+extern const struct kh_store_query kh_q_kmc_key_unclaimed;
+/* keystore_id, ca_id, serial, request_id (or NULL), id */
+extern const struct kh_store_query kh_q_kmc_key_bind;
+/* reason, history_at, retain_until, serial -> id of the pair moved to history */
+extern const struct kh_store_query kh_q_kmc_key_to_history;
+/* now, limit -> serial, keystore_id of pairs in use whose certificate has expired */
+extern const struct kh_store_query kh_q_kmc_key_expired;
+/* id -> kmc columns */
+extern const struct kh_store_query kh_q_kmc_key_get;
+/* serial -> kmc columns */
+extern const struct kh_store_query kh_q_kmc_key_by_serial;
+/* keystore_id, state ('': any), after_id, limit -> kmc columns, by id */
+extern const struct kh_store_query kh_q_kmc_key_list;
+
+enum kh_q_kmc_recovery_col {
+	KH_QKR_ID,
+	KH_QKR_KEYSTORE_ID,
+	KH_QKR_KEY_ID,
+	KH_QKR_SERIAL,
+	KH_QKR_REQUESTER,
+	KH_QKR_REASON,
+	KH_QKR_FORM,
+	KH_QKR_STATUS,
+	KH_QKR_QUORUM,
+	KH_QKR_APPROVALS,
+	KH_QKR_HAS_ENVELOPE,
+	KH_QKR_EXPIRES_AT,
+	KH_QKR_CREATED_AT,
+	KH_QKR_UPDATED_AT,
+};
+
+/* keystore_id, key_id, serial, requester, reason, recipient (CSR), form, quorum, expires_at,
+ * created_at, updated_at -> id (status pending, no approvals) */
+extern const struct kh_store_query kh_q_kmc_recovery_insert;
+/* id -> recovery columns */
+extern const struct kh_store_query kh_q_kmc_recovery_get;
+/* keystore_id, status ('': any), after_id, limit -> recovery columns, by id */
+extern const struct kh_store_query kh_q_kmc_recovery_list;
+/* id -> recipient */
+extern const struct kh_store_query kh_q_kmc_recovery_recipient;
+/* id -> envelope (or NULL) */
+extern const struct kh_store_query kh_q_kmc_recovery_envelope;
+/* status, approvals, envelope (or NULL), updated_at, id, old status */
+extern const struct kh_store_query kh_q_kmc_recovery_set;
+/* now, limit -> id, keystore_id of pending recoveries past their wait */
+extern const struct kh_store_query kh_q_kmc_recovery_due;
+/* recovery_id, officer, approve (0/1), reason (or NULL), at */
+extern const struct kh_store_query kh_q_kmc_vote_insert;
+/* recovery_id, officer -> approve */
+extern const struct kh_store_query kh_q_kmc_vote_get;
+
 #endif

@@ -144,3 +144,71 @@ const struct kh_store_query kh_q_pki_crl_insert = {
 const struct kh_store_query kh_q_pki_crl_latest = {
     "pki_crl.latest", "SELECT number, this_update, der FROM pki_crls WHERE ca_id = ? AND delta = ?"
                       " ORDER BY number DESC LIMIT 1"};
+
+#define KMC_COLUMNS                                                                                \
+	"id, algorithm, state, public_key, keystore_id, ca_id, serial, request_id,"                \
+	" history_reason, created_at, used_at, history_at, retain_until"
+
+const struct kh_store_query kh_q_kmc_key_insert = {
+    "kmc_key.insert", "INSERT INTO kmc_keys (algorithm, state, public_key, created_at, used_at)"
+                      " VALUES (?, ?, ?, ?, ?) RETURNING id"};
+const struct kh_store_query kh_q_kmc_key_depth = {
+    "kmc_key.depth", "SELECT count(*) FROM kmc_keys WHERE algorithm = ? AND state = 'spare'"};
+const struct kh_store_query kh_q_kmc_key_take = {
+    "kmc_key.take",
+    "UPDATE kmc_keys SET state = 'in_use', used_at = ?1 WHERE id = (SELECT id FROM kmc_keys"
+    " WHERE algorithm = ?2 AND state = 'spare' ORDER BY id LIMIT 1) RETURNING id"};
+const struct kh_store_query kh_q_kmc_key_put_back = {
+    "kmc_key.put_back", "UPDATE kmc_keys SET state = 'spare', used_at = NULL"
+                        " WHERE id = ? AND state = 'in_use' AND serial IS NULL"};
+const struct kh_store_query kh_q_kmc_key_unclaimed = {
+    "kmc_key.unclaimed", "UPDATE kmc_keys SET state = 'spare', used_at = NULL"
+                         " WHERE state = 'in_use' AND serial IS NULL AND used_at < ?"};
+const struct kh_store_query kh_q_kmc_key_bind = {
+    "kmc_key.bind", "UPDATE kmc_keys SET keystore_id = ?, ca_id = ?, serial = ?, request_id = ?"
+                    " WHERE id = ? AND state = 'in_use' AND serial IS NULL"};
+const struct kh_store_query kh_q_kmc_key_to_history = {
+    "kmc_key.to_history",
+    "UPDATE kmc_keys SET state = 'history', history_reason = ?, history_at = ?,"
+    " retain_until = ? WHERE serial = ? AND state = 'in_use' RETURNING id"};
+const struct kh_store_query kh_q_kmc_key_expired = {
+    "kmc_key.expired", "SELECT k.serial, k.keystore_id FROM kmc_keys k JOIN pki_certificates x"
+                       " ON x.serial = k.serial WHERE k.state = 'in_use' AND x.not_after < ?"
+                       " ORDER BY k.id LIMIT ?"};
+const struct kh_store_query kh_q_kmc_key_get = {"kmc_key.get", "SELECT " KMC_COLUMNS
+                                                               " FROM kmc_keys WHERE id = ?"};
+const struct kh_store_query kh_q_kmc_key_by_serial = {
+    "kmc_key.by_serial", "SELECT " KMC_COLUMNS " FROM kmc_keys WHERE serial = ?"};
+const struct kh_store_query kh_q_kmc_key_list = {
+    "kmc_key.list", "SELECT " KMC_COLUMNS " FROM kmc_keys WHERE keystore_id = ?1"
+                    " AND (?2 = '' OR state = ?2) AND id > ?3 ORDER BY id LIMIT ?4"};
+
+#define RECOVERY_COLUMNS                                                                           \
+	"id, keystore_id, key_id, serial, requester, reason, form, status, quorum, approvals,"     \
+	" envelope IS NOT NULL, expires_at, created_at, updated_at"
+
+const struct kh_store_query kh_q_kmc_recovery_insert = {
+    "kmc_recovery.insert",
+    "INSERT INTO kmc_recoveries (keystore_id, key_id, serial, requester, reason, recipient, form,"
+    " status, quorum, approvals, expires_at, created_at, updated_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, 0, ?, ?, ?) RETURNING id"};
+const struct kh_store_query kh_q_kmc_recovery_get = {
+    "kmc_recovery.get", "SELECT " RECOVERY_COLUMNS " FROM kmc_recoveries WHERE id = ?"};
+const struct kh_store_query kh_q_kmc_recovery_list = {
+    "kmc_recovery.list", "SELECT " RECOVERY_COLUMNS " FROM kmc_recoveries WHERE keystore_id = ?1"
+                         " AND (?2 = '' OR status = ?2) AND id > ?3 ORDER BY id LIMIT ?4"};
+const struct kh_store_query kh_q_kmc_recovery_recipient = {
+    "kmc_recovery.recipient", "SELECT recipient FROM kmc_recoveries WHERE id = ?"};
+const struct kh_store_query kh_q_kmc_recovery_envelope = {
+    "kmc_recovery.envelope", "SELECT envelope FROM kmc_recoveries WHERE id = ?"};
+const struct kh_store_query kh_q_kmc_recovery_set = {
+    "kmc_recovery.set", "UPDATE kmc_recoveries SET status = ?, approvals = ?, envelope = ?,"
+                        " updated_at = ? WHERE id = ? AND status = ?"};
+const struct kh_store_query kh_q_kmc_recovery_due = {
+    "kmc_recovery.due", "SELECT id, keystore_id FROM kmc_recoveries WHERE status = 'pending'"
+                        " AND expires_at < ? ORDER BY id LIMIT ?"};
+const struct kh_store_query kh_q_kmc_vote_insert = {
+    "kmc_vote.insert",
+    "INSERT INTO kmc_votes (recovery_id, officer, approve, reason, at) VALUES (?, ?, ?, ?, ?)"};
+const struct kh_store_query kh_q_kmc_vote_get = {
+    "kmc_vote.get", "SELECT approve FROM kmc_votes WHERE recovery_id = ? AND officer = ?"};

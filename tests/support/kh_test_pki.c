@@ -11,8 +11,12 @@ struct kh_test_pki *kh_test_pki_new(void)
 	struct kh_test_pki *e = calloc(1, sizeof(*e));
 	assert_non_null(e);
 	e->t = kh_test_keys_new(0);
-	struct kh_pki_options o = {
-	    .keys = e->t->keys, .store = e->t->store, .audit = e->t->audit, .clock = &e->t->clock};
+	struct kh_pki_options o = {.keys = e->t->keys,
+	                           .store = e->t->store,
+	                           .audit = e->t->audit,
+	                           .clock = &e->t->clock,
+	                           .barrier = e->t->barrier,
+	                           .kmc_pool_size = 4};
 	assert_int_equal(kh_pki_new(&o, &e->pk), KH_OK);
 	e->ks = kh_test_keys_keystore(e->t, "acme");
 	e->ks2 = kh_test_keys_keystore(e->t, "other");
@@ -21,6 +25,9 @@ struct kh_test_pki *kh_test_pki_new(void)
 	e->officer = kh_test_keys_account(e->t, e->ks, "officer", KH_POLICY_RA_OFFICER);
 	e->user = kh_test_keys_user(e->t, e->ks, "client");
 	e->other = kh_test_keys_manager(e->t, e->ks2, "stranger");
+	e->rec1 = kh_test_keys_account(e->t, e->ks, "rec1", KH_POLICY_RECOVERY_OFFICER);
+	e->rec2 = kh_test_keys_account(e->t, e->ks, "rec2", KH_POLICY_RECOVERY_OFFICER);
+	e->rec3 = kh_test_keys_account(e->t, e->ks, "rec3", KH_POLICY_RECOVERY_OFFICER);
 	e->op = kh_test_keys_operator();
 	return e;
 }

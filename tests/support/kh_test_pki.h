@@ -15,6 +15,7 @@ struct kh_test_pki {
 	struct kh_pki *pk;
 	int64_t ks, ks2;
 	struct kh_principal mgr, mgr2, officer, user, other, op;
+	struct kh_principal rec1, rec2, rec3; /* recovery officers (quorum 2 by default) */
 };
 
 struct kh_test_pki *kh_test_pki_new(void);
