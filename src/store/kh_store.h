@@ -163,6 +163,14 @@ KH_MUST_CHECK kh_rc kh_store_query_one(struct kh_store_tx *tx, const struct kh_s
                                        const struct kh_store_val *params, size_t param_count,
                                        struct kh_store_rows **out, bool *out_found);
 
+/*
+ * Writes a consistent copy of the whole database, as of one committed moment, to a new file at
+ * path (mode 0600; KH_ERR_CONFLICT if it exists). Runs on a reader connection while the server
+ * goes on: writers are not blocked. On failure the file is removed. The copy is a database this
+ * back-end opens (kh_store_open) as it is: a backup's payload.
+ */
+KH_MUST_CHECK kh_rc kh_store_snapshot(struct kh_store *s, const char *path);
+
 /* Counters for metrics and benchmarks. */
 struct kh_store_stats {
 	uint64_t write_groups; /* committed transactions */

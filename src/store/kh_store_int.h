@@ -60,6 +60,9 @@ struct kh_store_backend {
 	enum kh_store_type (*column_type)(struct kh_store_conn *c, unsigned col);
 	int64_t (*column_int)(struct kh_store_conn *c, unsigned col);
 	struct kh_slice (*column_bytes)(struct kh_store_conn *c, unsigned col);
+	/* Copies the database as of one moment into a new file at path (kh_store_snapshot), on a
+	 * reader connection with no transaction open. */
+	kh_rc (*snapshot)(struct kh_store_conn *c, const char *path);
 };
 
 extern const struct kh_store_backend kh_store_sqlite;

@@ -293,6 +293,50 @@ static struct kh_slice sqlite_column_bytes(struct kh_store_conn *c, unsigned col
 	return KH_SLICE(p, n > 0 ? (size_t)n : 0);
 }
 
+/* SQLite's online backup (https://sqlite.org/backup.html) copies pages into a new database. All
+ * pages go in one step: one read transaction on the source, so the copy is one consistent
+ * snapshot even while the writer commits (in WAL mode readers never block it, and a step that
+ * stopped half-way would have to restart after each of its commits). */
+static kh_rc sqlite_snapshot(struct kh_store_conn *c, const char *path)
+{
+	kh_rc rc = KH_OK;
+	sqlite3 *dst = NULL;
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		if (errno == EEXIST)
+			return KH_ERR_CONFLICT;
+		KH_LOG_ERROR("cannot create the snapshot file", KH_LF_STR("path", path),
+		             KH_LF_STR("reason", strerror(errno)));
+		return KH_ERR_STORAGE;
+	}
+	close(fd);
+	int code = sqlite3_open_v2(
+	    path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
+	if (code != SQLITE_OK) {
+		rc = sqlite_rc(c, code, "snapshot open");
+		goto out;
+	}
+	sqlite3_backup *bk = sqlite3_backup_init(dst, "main", c->db, "main");
+	if (bk == NULL) {
+		KH_LOG_ERROR("sqlite failure", KH_LF_STR("during", "backup_init"),
+		             KH_LF_STR("detail", sqlite3_errmsg(dst)));
+		rc = KH_ERR_STORAGE;
+		goto out;
+	}
+	code = sqlite3_backup_step(bk, -1);
+	int fin = sqlite3_backup_finish(bk);
+	if (code != SQLITE_DONE)
+		rc = sqlite_rc(c, code, "backup_step");
+	else if (fin != SQLITE_OK)
+		rc = sqlite_rc(c, fin, "backup_finish");
+out:
+	if (sqlite3_close(dst) != SQLITE_OK && rc == KH_OK)
+		rc = KH_ERR_STORAGE;
+	if (rc != KH_OK)
+		unlink(path);
+	return rc;
+}
+
 const struct kh_store_backend kh_store_sqlite = {
     .name = "sqlite",
     .connect = sqlite_connect,
@@ -307,4 +351,5 @@ const struct kh_store_backend kh_store_sqlite = {
     .column_type = sqlite_column_type,
     .column_int = sqlite_column_int,
     .column_bytes = sqlite_column_bytes,
+    .snapshot = sqlite_snapshot,
 };

@@ -219,10 +219,9 @@ kh_rc kh_store_rows_text_copy(struct kh_store_rows *rows, unsigned col, char *ou
 
 /* ---- reads ---- */
 
-kh_rc kh_store_read_begin(struct kh_store *s, struct kh_store_tx **out)
+/* Takes a free reader connection of the pool, waiting for one; returns its slot. */
+static size_t reader_take(struct kh_store *s)
 {
-	struct kh_store_tx *tx = kh_calloc(1, sizeof(*tx));
-	KH_ENSURE(tx != NULL, KH_ERR_NOMEM);
 	pthread_mutex_lock(&s->rmu);
 	size_t slot = s->reader_count;
 	for (;;) {
@@ -238,7 +237,22 @@ kh_rc kh_store_read_begin(struct kh_store *s, struct kh_store_tx **out)
 	}
 	s->reader_busy[slot] = true;
 	pthread_mutex_unlock(&s->rmu);
+	return slot;
+}
 
+static void reader_give(struct kh_store *s, size_t slot)
+{
+	pthread_mutex_lock(&s->rmu);
+	s->reader_busy[slot] = false;
+	pthread_cond_signal(&s->rcond);
+	pthread_mutex_unlock(&s->rmu);
+}
+
+kh_rc kh_store_read_begin(struct kh_store *s, struct kh_store_tx **out)
+{
+	struct kh_store_tx *tx = kh_calloc(1, sizeof(*tx));
+	KH_ENSURE(tx != NULL, KH_ERR_NOMEM);
+	size_t slot = reader_take(s);
 	tx->s = s;
 	tx->conn = s->readers[slot];
 	tx->reader_slot = slot;
@@ -263,11 +277,19 @@ void kh_store_read_end(struct kh_store_tx **txp)
 	}
 	/* A read transaction has nothing to commit; ending it releases the WAL snapshot. */
 	(void)s->be->control(tx->conn, KH_STORE_CTL_ROLLBACK);
-	pthread_mutex_lock(&s->rmu);
-	s->reader_busy[tx->reader_slot] = false;
-	pthread_cond_signal(&s->rcond);
-	pthread_mutex_unlock(&s->rmu);
+	reader_give(s, tx->reader_slot);
 	kh_free(txp);
+}
+
+kh_rc kh_store_snapshot(struct kh_store *s, const char *path)
+{
+	KH_ENSURE(s != NULL && path != NULL && path[0] != '\0', KH_ERR_BAD_INPUT);
+	/* A reader connection of the pool, taken so no other thread uses it meanwhile; the
+	 * back-end opens its own read transaction for the copy. */
+	size_t slot = reader_take(s);
+	kh_rc rc = s->be->snapshot(s->readers[slot], path);
+	reader_give(s, slot);
+	return rc;
 }
 
 /* ---- writes (group commit) ---- */
