@@ -239,3 +239,39 @@ out:
 	pthread_mutex_unlock(&b->admin);
 	return rc;
 }
+
+/* ---- for backups ---- */
+
+kh_rc kh_barrier_backup_source(struct kh_barrier *b, struct kh_barrier_config *out_cfg,
+                               struct kh_buf *out_keyring, struct kh_barrier_keyring *out_ring)
+{
+	kh_rc rc = KH_OK;
+	bool found = false;
+	struct kh_barrier_config cfg;
+	struct kh_barrier_keyring ring = {0};
+	pthread_mutex_lock(&b->admin);
+	KH_GUARD_OUT(kh_barrier_ring_live_copy(b, &ring));
+	KH_GUARD_OUT(kh_barrier_config_load(b, &cfg, &found));
+	KH_ENSURE_OUT(found, KH_ERR_STORAGE);
+	KH_GUARD_OUT(kh_barrier_meta_read(b, KH_META_KEYRING, out_keyring, &found));
+	KH_ENSURE_OUT(found, KH_ERR_STORAGE);
+	*out_cfg = cfg;
+	*out_ring = ring;
+	ring.count = 0;
+out:
+	kh_barrier_keyring_wipe(&ring);
+	pthread_mutex_unlock(&b->admin);
+	return rc;
+}
+
+kh_rc kh_barrier_ring_open_live(struct kh_barrier *b, struct kh_slice blob,
+                                struct kh_barrier_keyring *out)
+{
+	pthread_rwlock_rdlock(&b->lock);
+	kh_rc rc =
+	    b->unsealed
+	        ? kh_barrier_keyring_open(blob, KH_SLICE(b->unseal_key, KH_BARRIER_KEY_LEN), out)
+	        : KH_ERR_SEALED;
+	pthread_rwlock_unlock(&b->lock);
+	return rc;
+}

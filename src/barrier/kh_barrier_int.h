@@ -113,6 +113,19 @@ KH_MUST_CHECK kh_rc kh_barrier_meta_put(struct kh_store_tx *tx, const char *name
 KH_MUST_CHECK kh_rc kh_barrier_config_load(struct kh_barrier *b, struct kh_barrier_config *out,
                                            bool *out_found);
 
+/* backup.c's view of the live barrier (keyring.c). The configuration, the stored keyring value
+ * and a copy of the live keyring, read together under admin so that they agree (no rotation or
+ * rekey between them); KH_ERR_SEALED while sealed. */
+KH_MUST_CHECK kh_rc kh_barrier_backup_source(struct kh_barrier *b,
+                                             struct kh_barrier_config *out_cfg,
+                                             struct kh_buf *out_keyring,
+                                             struct kh_barrier_keyring *out_ring);
+/* Opens a keyring value kept elsewhere (a backup's copy) with the live unseal key: a backup made
+ * under a term that rewrap has since retired. KH_ERR_SEALED while sealed, KH_ERR_DECRYPT when
+ * the value is not under this unseal key. */
+KH_MUST_CHECK kh_rc kh_barrier_ring_open_live(struct kh_barrier *b, struct kh_slice blob,
+                                              struct kh_barrier_keyring *out);
+
 /* secrets.c: re-encrypts one stored blob under the current term (caller holds the lock). */
 KH_MUST_CHECK kh_rc kh_barrier_secret_reseal(const struct kh_barrier_keyring *ring,
                                              const char *scope, struct kh_slice blob,

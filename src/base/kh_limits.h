@@ -85,6 +85,11 @@
  * under a short context string, and tokens may have small buffers. */
 #define KH_LIMIT_HSM_WRAP_BYTES 4096u
 
+/* One chunk of an encrypted backup (barrier/kh_backup.h): large enough that the per-chunk
+ * overhead (21 bytes) is nothing, small enough to sit in the secure arena beside the work of a
+ * running server. A length read from a backup file above it is refused before any allocation. */
+#define KH_LIMIT_BACKUP_CHUNK_BYTES (1024u * 1024u)
+
 /* Webhook URL (https://host[:port]/path): room for a long path, far below a header line. */
 #define KH_LIMIT_WEBHOOK_URL_BYTES 512u
 /* Webhook signing secret: at least 128 bits of text, at most what a header-sized value holds. */
