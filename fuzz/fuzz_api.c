@@ -92,6 +92,7 @@
  * environment prints each request with its answer.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -294,6 +295,8 @@ static const struct route routes[] = {
     {"GET", "/pki/{}/trust-list", R_PUBLIC | R_PKI | R_BINARY, 0},
     {"POST", "/pki/{}/ocsp", R_PUBLIC | R_PKI | R_BINARY | R_RAW_BODY, 0},
     {"GET", "/pki/{}/ocsp/{}", R_PUBLIC | R_PKI | R_BINARY | R_TAIL, 0},
+    {"POST", "/v1/sys/backup", R_OPERATOR, 0},
+    {"GET", "/v1/sys/backups", R_OPERATOR, 0},
 };
 #define ROUTE_COUNT COUNT(routes)
 
@@ -498,7 +501,8 @@ static void layers_open(enum open_mode mode)
 	                            .node_id = "fuzz",
 	                            .rate_limit_rps = 1,
 	                            .rate_limit_burst = RATE_BURST,
-	                            .rate_limit_clock = &E.limiter_clock};
+	                            .rate_limit_clock = &E.limiter_clock,
+	                            .data_dir = E.dir};
 	SETUP(kh_api_new(&po, &E.api));
 }
 
@@ -801,11 +805,31 @@ static void write_file(const char *path, struct kh_slice bytes)
 	close(fd);
 }
 
+/* The backups an input made (POST /v1/sys/backup writes to <dir>/backups), so that the next
+ * input starts without them. */
+static void remove_backups(void)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/backups", E.dir);
+	DIR *d = opendir(path);
+	if (d == NULL)
+		return;
+	const struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		/* No CHECK here: fail() comes this way too. */
+		if (e->d_name[0] != '.')
+			(void)unlinkat(dirfd(d), e->d_name, 0);
+	}
+	closedir(d);
+	(void)rmdir(path);
+}
+
 /* The temporary directory, also when a check fails (the store is left open then). */
 static void remove_files(void)
 {
 	if (E.dir[0] == '\0')
 		return;
+	remove_backups();
 	unlink(E.db);
 	unlink(E.wal);
 	unlink(E.shm);
@@ -879,6 +903,7 @@ static void engine_setup(void)
  * back. */
 static void engine_reset(bool blank)
 {
+	remove_backups();
 	unlink(E.wal);
 	unlink(E.shm);
 	write_file(E.db, kh_buf_slice(blank ? &E.blank : &E.snapshot));

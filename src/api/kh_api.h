@@ -58,6 +58,9 @@ struct kh_api_options {
 	unsigned rate_limit_burst;
 	/* The rate limiter's clock (tests); NULL: the monotonic clock. */
 	const struct kh_clock *rate_limit_clock;
+	/* Optional: the data directory; POST /v1/sys/backup writes to its backups/ (mode 0700)
+	 * and snapshots the store into it first. NULL: the backup routes answer 404. */
+	const char *data_dir;
 };
 KH_MUST_CHECK kh_rc kh_api_new(const struct kh_api_options *opts, struct kh_api **out);
 void kh_api_free(struct kh_api **api);

@@ -7,11 +7,16 @@
 #ifndef KH_API_INT_H
 #define KH_API_INT_H
 
+#include <pthread.h>
+
 #include "api/kh_api.h"
 #include "http/kh_json.h"
 
 struct kh_metrics;
 struct kh_ratelimit;
+
+/* The longest data directory path the API keeps (the server's own limit is the same). */
+#define KH_API_PATH_MAX 512u
 
 struct kh_api {
 	struct kh_store *store;
@@ -28,6 +33,9 @@ struct kh_api {
 	void *http_stats_arg;
 	kh_api_xks_stats_fn xks_stats;
 	void *xks_stats_arg;
+	char data_dir[KH_API_PATH_MAX]; /* "" without one: no backups */
+	/* One backup at a time: each holds a chunk of secure memory and reads the whole store. */
+	pthread_mutex_t backup_mu;
 };
 
 #define KH_API_MAX_PARAMS 4u
@@ -88,6 +96,7 @@ extern const struct kh_api_route kh_api_webhook_routes[];
 extern const struct kh_api_route kh_api_metrics_routes[];
 extern const struct kh_api_route kh_api_xks_routes[];
 extern const struct kh_api_route kh_api_pki_routes[];
+extern const struct kh_api_route kh_api_backup_routes[];
 
 /* ---- metrics (metrics.c) ---- */
 
@@ -213,6 +222,9 @@ KH_MUST_CHECK kh_rc kh_api_audit(struct kh_api_call *c, const char *operation, i
 const char *kh_api_result_code(const char *stored);
 /* Writes a key object (API.md "GET /v1/keys/{tag}"). */
 void kh_api_write_key(struct kh_json_writer *w, const struct kh_key_info *k);
+/* The operator only; anyone else is refused with 403, and the refusal is audited as operation
+ * (sys.c). */
+KH_MUST_CHECK kh_rc kh_api_operator_only(struct kh_api_call *c, const char *operation);
 /* Makes the response body secure (for plaintexts and data keys). */
 KH_MUST_CHECK kh_rc kh_api_secure_body(struct kh_api_call *c);
 

@@ -104,8 +104,9 @@ static void write_error(struct kh_api_call *c, kh_rc rc)
 /* ---- matching ---- */
 
 static const struct kh_api_route *const route_tables[] = {
-    kh_api_sys_routes,     kh_api_key_routes,     kh_api_crypto_routes, kh_api_audit_routes,
-    kh_api_webhook_routes, kh_api_metrics_routes, kh_api_xks_routes,    kh_api_pki_routes,
+    kh_api_sys_routes,   kh_api_key_routes,     kh_api_crypto_routes,
+    kh_api_audit_routes, kh_api_webhook_routes, kh_api_metrics_routes,
+    kh_api_xks_routes,   kh_api_pki_routes,     kh_api_backup_routes,
 };
 
 /* Matches path against the route's pattern, capturing {} segments; true on a match. */
@@ -394,6 +395,12 @@ kh_rc kh_api_new(const struct kh_api_options *opts, struct kh_api **out)
 	a->http_stats_arg = opts->http_stats_arg;
 	a->xks_stats = opts->xks_stats;
 	a->xks_stats_arg = opts->xks_stats_arg;
+	pthread_mutex_init(&a->backup_mu, NULL);
+	if (opts->data_dir != NULL && snprintf(a->data_dir, sizeof(a->data_dir), "%s",
+	                                       opts->data_dir) >= (int)sizeof(a->data_dir)) {
+		kh_api_free(&a);
+		return KH_ERR_BAD_INPUT;
+	}
 	struct kh_ratelimit_options ro = {opts->rate_limit_rps, opts->rate_limit_burst,
 	                                  opts->rate_limit_clock};
 	kh_rc rc = kh_metrics_new(route_tables, sizeof(route_tables) / sizeof(route_tables[0]),
@@ -414,5 +421,6 @@ void kh_api_free(struct kh_api **api)
 		return;
 	kh_metrics_free(&(*api)->metrics);
 	kh_ratelimit_free(&(*api)->limiter);
+	pthread_mutex_destroy(&(*api)->backup_mu);
 	kh_free(api);
 }

@@ -48,7 +48,7 @@ static kh_rc sys_audit(struct kh_api_call *c, const char *operation, kh_rc outco
 }
 
 /* The operator only; anyone else is refused, and the refusal is audited. */
-static kh_rc operator_only(struct kh_api_call *c, const char *operation)
+kh_rc kh_api_operator_only(struct kh_api_call *c, const char *operation)
 {
 	if (c->who.kind == KH_PRINCIPAL_OPERATOR)
 		return KH_OK;
@@ -269,7 +269,7 @@ static kh_rc unseal(struct kh_api_call *c)
 
 static kh_rc seal(struct kh_api_call *c)
 {
-	KH_GUARD(operator_only(c, "sys.seal"));
+	KH_GUARD(kh_api_operator_only(c, "sys.seal"));
 	/* Audited before: once sealed, nothing can be appended. */
 	KH_GUARD(sys_audit(c, "sys.seal", KH_OK, NULL));
 	KH_GUARD(kh_barrier_seal(c->api->barrier));
@@ -311,7 +311,7 @@ static kh_rc rekey(struct kh_api_call *c)
 	size_t count = 0;
 	int64_t n = 5, k = 3;
 	bool have = false;
-	KH_GUARD(operator_only(c, "sys.rekey"));
+	KH_GUARD(kh_api_operator_only(c, "sys.rekey"));
 	KH_GUARD(kh_api_opt_int(c, "shares", 1, KH_LIMIT_SHARES_MAX, &n, &have));
 	KH_GUARD(kh_api_opt_int(c, "threshold", 1, KH_LIMIT_SHARES_MAX, &k, &have));
 	KH_GUARD(shares_shape(c, n, k));
@@ -356,7 +356,7 @@ static kh_rc rotate_root(struct kh_api_call *c)
 {
 	uint32_t term = 0;
 	char detail[32];
-	KH_GUARD(operator_only(c, "sys.rotate_root"));
+	KH_GUARD(kh_api_operator_only(c, "sys.rotate_root"));
 	KH_GUARD(kh_barrier_rotate_root(c->api->barrier, &term));
 	snprintf(detail, sizeof(detail), "{\"term\":%u}", term);
 	KH_GUARD(sys_audit(c, "sys.rotate_root", KH_OK, detail));
@@ -501,7 +501,7 @@ static kh_rc token_issue(struct kh_api_call *c)
 /* A further operator token (the first comes with init); only the operator may ask. */
 static kh_rc operator_token_issue(struct kh_api_call *c)
 {
-	KH_GUARD(operator_only(c, "token.issue"));
+	KH_GUARD(kh_api_operator_only(c, "token.issue"));
 	return issue_for(c, 0);
 }
 

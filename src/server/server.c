@@ -166,6 +166,7 @@ static kh_rc open_layers(struct kh_node *n)
 	    .xks_stats_arg = n,
 	    .rate_limit_rps = n->cfg->rate_limit_rps,
 	    .rate_limit_burst = n->cfg->rate_limit_burst,
+	    .data_dir = n->cfg->data_dir,
 	};
 	KH_GUARD(kh_api_new(&po, &n->api));
 	struct kh_xks_proxy_options xo = {
