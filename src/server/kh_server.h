@@ -76,4 +76,11 @@ KH_MUST_CHECK kh_rc kh_server_addr_parse(const char *text, char *out_host, size_
 /* Runs until SIGINT or SIGTERM; SIGHUP reloads the TLS certificate. Returns the exit code. */
 int kh_server_run(const struct kh_server_config *c);
 
+/* `keyholdd restore`: decrypts the backup at from into c's data directory with the unseal
+ * shares read from standard input (development mode: its dev-unseal file when present).
+ * Refuses an existing database unless force (which keeps it as keyhold.db.before-restore).
+ * Prints progress and a one-line result to stderr; returns the exit code (0, or 1 with nothing
+ * written). */
+int kh_server_restore(const struct kh_server_config *c, const char *from, bool force);
+
 #endif
