@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * keyhold operator ... (init, unseal, seal, rekey, rotate-root, status, metrics), keystore
+ * keyhold operator ... (init, unseal, seal, rekey, rotate-root, status, metrics, backup,
+ * backups), keystore
  * create, account create and webhook-set|show|delete, token create and revoke (API.md
  * "System", "Audit and notifications"). Shares, tokens and webhook secrets
  * are read from files or standard input and never from the command line; the ones the server
@@ -193,6 +194,33 @@ static int op_rotate_root(struct cli *c, const struct cli_args *a)
 {
 	(void)a;
 	return cli_call_show(c, "POST", "/v1/sys/rotate-root", NULL, show_term);
+}
+
+/* ---- backups ---- */
+
+static void show_backup(const struct kh_json *doc)
+{
+	static const char *const fields[] = {"file", "bytes", "sha256", "created_at", NULL};
+	show_all(doc, fields);
+}
+
+static int op_backup(struct cli *c, const struct cli_args *a)
+{
+	(void)a;
+	return cli_call_show(c, "POST", "/v1/sys/backup", NULL, show_backup);
+}
+
+static void show_backups(const struct kh_json *doc)
+{
+	static const char *const cols[] = {"file", "bytes", "modified", NULL};
+	static const char *const heads[] = {"FILE", "BYTES", "MODIFIED"};
+	cli_show_table(doc, "backups", cols, heads);
+}
+
+static int op_backups(struct cli *c, const struct cli_args *a)
+{
+	(void)a;
+	return cli_call_show(c, "GET", "/v1/sys/backups", NULL, show_backups);
 }
 
 /* Health answers 503 when sealed and 501 before init: shown all the same, with the exit code
@@ -459,6 +487,11 @@ const struct cli_cmd cli_sys_cmds[] = {
     {"operator", "status", "", "health: initialised, sealed, version (exit 6 unless serving)", NULL,
      0, 0, op_status, CLI_NO_TOKEN},
     {"operator", "metrics", "", "the Prometheus metrics (GET /metrics)", NULL, 0, 0, op_metrics, 0},
+    {"operator", "backup", "",
+     "write an encrypted backup of the whole store to the server's data directory", NULL, 0, 0,
+     op_backup, 0},
+    {"operator", "backups", "", "the backup files in the server's data directory", NULL, 0, 0,
+     op_backups, 0},
     {"keystore", "create", "NAME", "create a key store (operator)", NULL, 1, 1, keystore_create, 0},
     {"account", "create", "KEYSTORE-ID NAME", "create an account and its first token", account_opts,
      2, 2, account_create, 0},

@@ -54,7 +54,7 @@ static const struct {
 } groups[] = {
     {"key", "create and manage keys: lifecycle, versions, usage history"},
     {"grant", "give accounts roles on a key"},
-    {"operator", "initialise, unseal, seal, rekey, rotate the root key, health"},
+    {"operator", "initialise, unseal, seal, rekey, rotate the root key, health, backups"},
     {"keystore", "create key stores (operator)"},
     {"account", "create accounts (operator, or the key store's managers)"},
     {"token", "issue and revoke API tokens"},

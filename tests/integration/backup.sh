@@ -3,7 +3,8 @@
 #
 # Encrypted backups end to end: keyholdd in development mode makes a key and a ciphertext;
 # POST /v1/sys/backup (the operator's alone) writes an encrypted file that GET /v1/sys/backups
-# lists and that holds nothing of the database in clear; the server stops; `keyholdd restore`
+# lists and that holds nothing of the database in clear, as do `keyhold operator backup` and
+# `keyhold operator backups`; the server stops; `keyholdd restore`
 # rebuilds the store in a new data directory with the share, and the restored server, unsealed
 # with the same share, decrypts the ciphertext. A tampered copy, a share of another barrier and
 # a directory that already has a database (without --force) are refused with exit code 1 and
@@ -11,6 +12,7 @@
 set -euo pipefail
 
 keyholdd=$1
+keyhold=$2
 source "$(dirname "$0")/lib.sh"
 init_work backup
 
@@ -116,10 +118,27 @@ call GET /v1/sys/backups "" "$operator"
 expect 200
 [[ $(jq -r '.backups[0].file' <<<"$body") == "$file" ]] || fail "listing: $body"
 [[ $(jq -r '.backups[0].bytes' <<<"$body") == $(stat -c %s "$backup") ]] || fail "listing: $body"
+# The command line: another backup (a second later: names have seconds), then both listed.
+unset KEYHOLD_TOKEN KEYHOLD_TOKEN_FILE KEYHOLD_CONFIG
+export KEYHOLD_ADDR=$url KEYHOLD_CA_FILE=$ca
+sleep 1
+"$keyhold" --token-file "$work/a/var/operator-token" operator backup >"$work/cli.out" 2>"$work/err" ||
+  fail "keyhold operator backup"
+cli_file=$(awk '$1 == "file" {print $2}' "$work/cli.out")
+[[ -f $work/a/var/backups/$cli_file && $cli_file != "$file" ]] ||
+  fail "keyhold operator backup printed: $(cat "$work/cli.out")"
+grep -q "$(sha256sum "$work/a/var/backups/$cli_file" | cut -d' ' -f1)" "$work/cli.out" ||
+  fail "keyhold operator backup: no sha256 in $(cat "$work/cli.out")"
+"$keyhold" --token-file "$work/a/var/operator-token" operator backups >"$work/cli.out" 2>"$work/err" ||
+  fail "keyhold operator backups"
+grep -q "$file" "$work/cli.out" && grep -q "$cli_file" "$work/cli.out" ||
+  fail "keyhold operator backups: $(cat "$work/cli.out")"
+"$keyhold" --token-file "$work/a/var/dev-token" operator backup >/dev/null 2>"$work/err" &&
+  fail "keyhold operator backup by an account succeeded"
 what="audit"
 call GET '/v1/audit' "" "$operator"
 expect 200
-jq -e '[.records[] | select(.operation == "sys.backup" and .result == "ok")] | length == 1' \
+jq -e '[.records[] | select(.operation == "sys.backup" and .result == "ok")] | length == 2' \
   <<<"$body" >/dev/null || fail "no sys.backup record: $body"
 stop
 
