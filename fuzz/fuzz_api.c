@@ -297,6 +297,8 @@ static const struct route routes[] = {
     {"GET", "/pki/{}/ocsp/{}", R_PUBLIC | R_PKI | R_BINARY | R_TAIL, 0},
     {"POST", "/v1/sys/backup", R_OPERATOR, 0},
     {"GET", "/v1/sys/backups", R_OPERATOR, 0},
+    {"POST", "/v1/pki/kmc/backup", R_OPERATOR, 0},
+    {"POST", "/v1/pki/kmc/restore", R_OPERATOR, 0},
 };
 #define ROUTE_COUNT COUNT(routes)
 

@@ -21,10 +21,13 @@
 #include "base/kh_codec.h"
 #include "base/kh_log.h"
 #include "base/kh_mem.h"
+#include "pki/kh_pki.h"
 
 #define NAME_PREFIX "keyhold-"
+#define ARCHIVE_PREFIX "kmc-archive-" /* the key archive's own backups */
 #define NAME_SUFFIX ".khb"
-#define NAME_LEN (sizeof(NAME_PREFIX) - 1 + 16 + sizeof(NAME_SUFFIX) - 1) /* yyyymmddThhmmssZ */
+#define STAMP_LEN 16 /* yyyymmddThhmmssZ */
+#define NAME_LEN (sizeof(ARCHIVE_PREFIX) - 1 + STAMP_LEN + sizeof(NAME_SUFFIX) - 1) /* longest */
 #define PATH_LEN (KH_API_PATH_MAX + 64)
 #define READ_PIECE (64u * 1024u)
 #define PROGRESS_EVERY ((uint64_t)64 * 1024 * 1024)
@@ -32,6 +35,8 @@
 #define LIST_MAX KH_LIMIT_PAGE_MAX
 
 struct backup_result {
+	enum kh_backup_kind kind;
+	uint64_t pairs; /* archive: key pairs written */
 	char name[NAME_LEN + 1];
 	uint64_t bytes;
 	uint8_t sha256[32];
@@ -50,15 +55,16 @@ static kh_rc backups_dir(const struct kh_api *api, char *out)
 	return KH_OK;
 }
 
-/* "keyhold-20261124T031500Z.khb" for the time given. */
-static void backup_name(int64_t now_ns, char out[NAME_LEN + 1])
+/* "keyhold-20261124T031500Z.khb" (or "kmc-archive-..." for the archive) for the time given. */
+static void backup_name(int64_t now_ns, enum kh_backup_kind kind, char out[NAME_LEN + 1])
 {
 	time_t secs = (time_t)(now_ns / KH_NS_PER_SEC);
 	struct tm tm;
 	gmtime_r(&secs, &tm);
-	char stamp[17];
+	char stamp[STAMP_LEN + 1];
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	snprintf(out, NAME_LEN + 1, NAME_PREFIX "%s" NAME_SUFFIX, stamp);
+	snprintf(out, NAME_LEN + 1, "%s%s" NAME_SUFFIX,
+	         kind == KH_BACKUP_ARCHIVE ? ARCHIVE_PREFIX : NAME_PREFIX, stamp);
 }
 
 /* Streams the snapshot file into the writer, logging progress for large stores. */
@@ -112,7 +118,7 @@ static kh_rc backup_run(struct kh_api_call *c, struct backup_result *out)
 	char dir[PATH_LEN], path[PATH_LEN + NAME_LEN + 2], tmp[PATH_LEN + NAME_LEN + 16];
 	bool have_tmp = false;
 	out->created_ns = kh_clock_now(api->clock);
-	backup_name(out->created_ns, out->name);
+	backup_name(out->created_ns, KH_BACKUP_STORE, out->name);
 	KH_GUARD(backups_dir(api, dir));
 	KH_GUARD(make_dir(dir));
 	snprintf(path, sizeof(path), "%s/%s", dir, out->name);
@@ -154,7 +160,11 @@ static void write_result(struct kh_api_call *c, const struct backup_result *r)
 	kh_json_key(&c->w, "file");
 	kh_json_cstr(&c->w, r->name);
 	kh_json_key(&c->w, "kind");
-	kh_json_cstr(&c->w, "store");
+	kh_json_cstr(&c->w, r->kind == KH_BACKUP_ARCHIVE ? "archive" : "store");
+	if (r->kind == KH_BACKUP_ARCHIVE) {
+		kh_json_key(&c->w, "pairs");
+		kh_json_uint(&c->w, r->pairs);
+	}
 	kh_json_key(&c->w, "bytes");
 	kh_json_uint(&c->w, r->bytes);
 	kh_json_key(&c->w, "sha256");
@@ -194,11 +204,23 @@ struct listed {
 	int64_t modified_ns;
 };
 
+static bool has_form(const char *name, const char *prefix)
+{
+	size_t len = strnlen(name, NAME_LEN + 1), pre = strlen(prefix);
+	size_t suf = sizeof(NAME_SUFFIX) - 1;
+	if (len != pre + STAMP_LEN + suf || strncmp(name, prefix, pre) != 0 ||
+	    strcmp(name + len - suf, NAME_SUFFIX) != 0)
+		return false;
+	for (size_t i = pre; i < pre + STAMP_LEN; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') || name[i] == 'T' || name[i] == 'Z'))
+			return false;
+	return true;
+}
+
+/* A whole store's backup or an archive's, by its name. */
 static bool is_backup_name(const char *name)
 {
-	size_t len = strlen(name), pre = sizeof(NAME_PREFIX) - 1, suf = sizeof(NAME_SUFFIX) - 1;
-	return len == NAME_LEN && strncmp(name, NAME_PREFIX, pre) == 0 &&
-	       strcmp(name + len - suf, NAME_SUFFIX) == 0;
+	return has_form(name, NAME_PREFIX) || has_form(name, ARCHIVE_PREFIX);
 }
 
 static int by_name(const void *a, const void *b)
@@ -222,7 +244,8 @@ static kh_rc list_read(const char *dir, struct listed *items, size_t *out_count)
 		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
 		    !S_ISREG(st.st_mode))
 			continue;
-		memcpy(items[n].name, e->d_name, NAME_LEN + 1); /* its length was checked */
+		memcpy(items[n].name, e->d_name,
+		       strlen(e->d_name) + 1); /* its length was checked */
 		items[n].bytes = (uint64_t)st.st_size;
 		items[n].modified_ns =
 		    (int64_t)st.st_mtim.tv_sec * KH_NS_PER_SEC + st.st_mtim.tv_nsec;
@@ -253,6 +276,9 @@ static kh_rc backup_list(struct kh_api_call *c)
 			kh_json_object_begin(&c->w);
 			kh_json_key(&c->w, "file");
 			kh_json_cstr(&c->w, items[i].name);
+			kh_json_key(&c->w, "kind");
+			kh_json_cstr(&c->w,
+			             has_form(items[i].name, ARCHIVE_PREFIX) ? "archive" : "store");
 			kh_json_key(&c->w, "bytes");
 			kh_json_uint(&c->w, items[i].bytes);
 			kh_json_key(&c->w, "modified");
@@ -266,7 +292,112 @@ static kh_rc backup_list(struct kh_api_call *c)
 	return rc;
 }
 
+/* ---- the key archive's own backup ---- */
+
+static kh_rc archive_run(struct kh_api_call *c, struct backup_result *out)
+{
+	struct kh_api *api = c->api;
+	struct kh_backup_writer *w = NULL;
+	char dir[PATH_LEN], path[PATH_LEN + NAME_LEN + 2];
+	out->kind = KH_BACKUP_ARCHIVE;
+	out->created_ns = kh_clock_now(api->clock);
+	backup_name(out->created_ns, KH_BACKUP_ARCHIVE, out->name);
+	KH_GUARD(backups_dir(api, dir));
+	KH_GUARD(make_dir(dir));
+	snprintf(path, sizeof(path), "%s/%s", dir, out->name);
+	kh_rc rc = kh_backup_writer_open(api->barrier, KH_BACKUP_ARCHIVE, path, &w);
+	if (rc == KH_ERR_CONFLICT)
+		return kh_api_fail(c, rc, "a backup of that name exists; try again in a second");
+	KH_GUARD(rc);
+	rc = kh_pki_kmc_archive_write(api->pki, w, &out->pairs);
+	if (rc == KH_OK)
+		rc = kh_backup_writer_close(&w, &out->bytes, out->sha256);
+	kh_backup_writer_abort(&w);
+	if (rc == KH_OK)
+		KH_LOG_INFO("key archive backup written", KH_LF_STR("file", out->name),
+		            KH_LF_UINT("pairs", out->pairs), KH_LF_UINT("bytes", out->bytes));
+	return rc;
+}
+
+static kh_rc archive_backup(struct kh_api_call *c)
+{
+	struct backup_result r = {0};
+	char detail[NAME_LEN + 96] = "";
+	KH_GUARD(kh_api_operator_only(c, "pki.kmc.backup"));
+	if (c->api->data_dir[0] == '\0')
+		return not_configured(c);
+	if (pthread_mutex_trylock(&c->api->backup_mu) != 0)
+		return kh_api_fail(c, KH_ERR_CONFLICT, "another backup is being made");
+	kh_rc rc = archive_run(c, &r);
+	pthread_mutex_unlock(&c->api->backup_mu);
+	if (rc == KH_OK)
+		snprintf(detail, sizeof(detail), "{\"file\":\"%s\",\"pairs\":%llu,\"bytes\":%llu}",
+		         r.name, (unsigned long long)r.pairs, (unsigned long long)r.bytes);
+	if (rc != KH_ERR_SEALED)
+		KH_GUARD(kh_api_audit(c, "pki.kmc.backup", 0, rc, rc == KH_OK ? detail : NULL));
+	KH_GUARD(rc);
+	write_result(c, &r);
+	return KH_OK;
+}
+
+static kh_rc archive_restore(struct kh_api_call *c)
+{
+	char name[NAME_LEN + 2], dir[PATH_LEN], path[PATH_LEN + NAME_LEN + 2];
+	char detail[NAME_LEN + 128] = "";
+	struct kh_backup_reader *r = NULL;
+	enum kh_backup_kind kind = 0;
+	struct kh_pki_kmc_import t = {0};
+	KH_GUARD(kh_api_operator_only(c, "pki.kmc.restore"));
+	if (c->api->data_dir[0] == '\0')
+		return not_configured(c);
+	KH_GUARD(kh_api_req_string(c, "file", name, sizeof(name)));
+	if (!has_form(name, ARCHIVE_PREFIX))
+		return kh_api_member_fail(c, KH_ERR_BAD_INPUT, "file",
+		                          "names a key archive backup of GET /v1/sys/backups"
+		                          " (kmc-archive-<time>.khb)");
+	KH_GUARD(backups_dir(c->api, dir));
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (pthread_mutex_trylock(&c->api->backup_mu) != 0)
+		return kh_api_fail(c, KH_ERR_CONFLICT, "a backup or restore is running");
+	kh_rc rc = kh_backup_reader_open(c->api->barrier, path, &r, &kind);
+	if (rc == KH_OK && kind != KH_BACKUP_ARCHIVE)
+		rc = KH_ERR_BAD_INPUT;
+	if (rc == KH_OK)
+		rc = kh_pki_kmc_archive_read(c->api->pki, r, &t);
+	kh_backup_reader_close(&r);
+	pthread_mutex_unlock(&c->api->backup_mu);
+	snprintf(detail, sizeof(detail),
+	         "{\"file\":\"%s\",\"added\":%llu,\"present\":%llu,\"conflicts\":%llu}", name,
+	         (unsigned long long)t.added, (unsigned long long)t.present,
+	         (unsigned long long)t.conflicts);
+	if (rc != KH_ERR_SEALED)
+		KH_GUARD(kh_api_audit(c, "pki.kmc.restore", 0, rc, detail));
+	if (rc == KH_ERR_NOT_FOUND)
+		return kh_api_fail(c, rc, "no such backup");
+	if (rc == KH_ERR_FORBIDDEN)
+		return kh_api_fail(c, rc, "the backup was made by another barrier");
+	if (rc == KH_ERR_DECRYPT || rc == KH_ERR_BAD_INPUT)
+		return kh_api_fail(c, KH_ERR_BAD_INPUT,
+		                   "the file is not an intact key archive backup of this barrier");
+	KH_GUARD(rc);
+	kh_json_object_begin(&c->w);
+	kh_json_key(&c->w, "file");
+	kh_json_cstr(&c->w, name);
+	kh_json_key(&c->w, "added");
+	kh_json_uint(&c->w, t.added);
+	kh_json_key(&c->w, "present");
+	kh_json_uint(&c->w, t.present);
+	kh_json_key(&c->w, "conflicts");
+	kh_json_uint(&c->w, t.conflicts);
+	kh_json_object_end(&c->w);
+	return KH_OK;
+}
+
+static const char *const restore_fields[] = {"file", NULL};
+
 const struct kh_api_route kh_api_backup_routes[] = {
+    {KH_HTTP_POST, "/v1/pki/kmc/backup", archive_backup, 0, NULL},
+    {KH_HTTP_POST, "/v1/pki/kmc/restore", archive_restore, KH_API_BODY, restore_fields},
     {KH_HTTP_POST, "/v1/sys/backup", backup_create, 0, NULL},
     {KH_HTTP_GET, "/v1/sys/backups", backup_list, 0, NULL},
     {0, NULL, NULL, 0, NULL},

@@ -451,6 +451,21 @@ KH_MUST_CHECK kh_rc kh_pki_kmc_expire_due(struct kh_pki *pk, size_t max, size_t 
 KH_MUST_CHECK kh_rc kh_pki_kmc_update(struct kh_pki *pk, const struct kh_principal *p,
                                       int64_t request_id, struct kh_pki_request *out);
 
+/* The archive's own encrypted backup (archive.c). write: every archived pair, row and private
+ * key, through w (opened by the caller with KH_BACKUP_ARCHIVE); read: adds the pairs of an
+ * archive backup that this store lacks (key stores, CAs and requests it does not know are
+ * left empty); a pair whose id exists is never replaced (present: same public key;
+ * conflicts: another key, logged). */
+struct kh_backup_writer;
+struct kh_backup_reader;
+struct kh_pki_kmc_import {
+	uint64_t added, present, conflicts;
+};
+KH_MUST_CHECK kh_rc kh_pki_kmc_archive_write(struct kh_pki *pk, struct kh_backup_writer *w,
+                                             uint64_t *out_count);
+KH_MUST_CHECK kh_rc kh_pki_kmc_archive_read(struct kh_pki *pk, struct kh_backup_reader *r,
+                                            struct kh_pki_kmc_import *out);
+
 /* ---- recovery of an archived pair (recovery.c) ---- */
 
 enum kh_kmc_recovery_status {

@@ -170,6 +170,8 @@ KH_MUST_CHECK kh_rc kh_pki_kmc_retire(struct kh_pki *pk, struct kh_store_tx *tx,
  * moved. */
 KH_MUST_CHECK kh_rc kh_pki_kmc_retire_change(struct kh_pki_change *ch, struct kh_store_tx *tx,
                                              const char *serial, const char *why);
+/* An integer column, 0 when NULL. */
+KH_MUST_CHECK kh_rc kh_pki_rows_int0(struct kh_store_rows *rows, unsigned col, int64_t *out);
 /* One archive row by the query's single key (id or serial); KH_ERR_NOT_FOUND when absent. */
 KH_MUST_CHECK kh_rc kh_pki_kmc_key_load(struct kh_store_tx *tx, const struct kh_store_query *q,
                                         struct kh_store_val key, struct kh_kmc_key *out);

@@ -411,7 +411,7 @@ static kh_rc family_parse(struct kh_slice s, enum kh_pkey_type *out)
 	return KH_ERR_STORAGE;
 }
 
-static kh_rc int_opt(struct kh_store_rows *rows, unsigned col, int64_t *out)
+kh_rc kh_pki_rows_int0(struct kh_store_rows *rows, unsigned col, int64_t *out)
 {
 	*out = 0;
 	return kh_store_rows_is_null(rows, col) ? KH_OK : kh_store_rows_int(rows, col, out);
@@ -426,18 +426,18 @@ static kh_rc key_decode(struct kh_store_rows *rows, struct kh_kmc_key *out)
 	KH_GUARD(family_parse(s, &k.algorithm));
 	KH_GUARD(kh_store_rows_text(rows, KH_QKK_STATE, &s));
 	KH_ENSURE(kh_pki_kmc_state_parse(s, &k.state) == KH_OK, KH_ERR_STORAGE);
-	KH_GUARD(int_opt(rows, KH_QKK_KEYSTORE_ID, &k.keystore_id));
-	KH_GUARD(int_opt(rows, KH_QKK_CA_ID, &k.ca_id));
-	KH_GUARD(int_opt(rows, KH_QKK_REQUEST_ID, &k.request_id));
+	KH_GUARD(kh_pki_rows_int0(rows, KH_QKK_KEYSTORE_ID, &k.keystore_id));
+	KH_GUARD(kh_pki_rows_int0(rows, KH_QKK_CA_ID, &k.ca_id));
+	KH_GUARD(kh_pki_rows_int0(rows, KH_QKK_REQUEST_ID, &k.request_id));
 	if (!kh_store_rows_is_null(rows, KH_QKK_SERIAL))
 		KH_GUARD(kh_store_rows_text_copy(rows, KH_QKK_SERIAL, k.serial, sizeof(k.serial)));
 	if (!kh_store_rows_is_null(rows, KH_QKK_HISTORY_REASON))
 		KH_GUARD(kh_store_rows_text_copy(rows, KH_QKK_HISTORY_REASON, k.history_reason,
 		                                 sizeof(k.history_reason)));
 	KH_GUARD(kh_store_rows_int(rows, KH_QKK_CREATED_AT, &k.created_at));
-	KH_GUARD(int_opt(rows, KH_QKK_USED_AT, &k.used_at));
-	KH_GUARD(int_opt(rows, KH_QKK_HISTORY_AT, &k.history_at));
-	KH_GUARD(int_opt(rows, KH_QKK_RETAIN_UNTIL, &k.retain_until));
+	KH_GUARD(kh_pki_rows_int0(rows, KH_QKK_USED_AT, &k.used_at));
+	KH_GUARD(kh_pki_rows_int0(rows, KH_QKK_HISTORY_AT, &k.history_at));
+	KH_GUARD(kh_pki_rows_int0(rows, KH_QKK_RETAIN_UNTIL, &k.retain_until));
 	*out = k;
 	return KH_OK;
 }

@@ -8,8 +8,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <unistd.h>
+
+#include "barrier/kh_backup.h"
 #include "kh_test_envelope.h"
 #include "kh_test_pki.h"
+#include "kh_test_store.h"
 
 #define HOUR_NS (INT64_C(3600) * KH_NS_PER_SEC)
 
@@ -474,6 +478,74 @@ static void recovery_refused_and_timed_out(void **state)
 	kh_test_keys_audit_ok(e->t);
 }
 
+static const struct kh_store_query q_forget = {
+    "test.kmc.forget", "DELETE FROM kmc_keys WHERE id > (SELECT min(id) FROM kmc_keys)"};
+static const struct kh_store_query q_forget_sealed = {
+    "test.kmc.forget_sealed",
+    "DELETE FROM sealed WHERE scope LIKE 'kmc/%' AND scope <> (SELECT 'kmc/' || min(id) FROM"
+    " kmc_keys)"};
+
+static void archive_backup_restores_lost_pairs(void **state)
+{
+	struct kh_test_pki *e = *state;
+	struct kh_pki_ca ca = dual_ca(e, KH_KEY_SM2, KH_PKI_KEY_TYPE_BIT(KH_PKEY_SM2), false);
+	assert_int_equal(kh_pki_kmc_fill(e->pk, KH_PKEY_SM2, 3, NULL), KH_OK);
+	struct dual d = dual_issue(e, ca.id, KH_PKEY_SM2, 0);
+	char dir[256], path[300];
+	kh_test_tmpdir(dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/archive.khb", dir);
+	struct kh_backup_writer *w = NULL;
+	uint64_t written = 0;
+	assert_int_equal(kh_backup_writer_open(e->t->barrier, KH_BACKUP_ARCHIVE, path, &w), KH_OK);
+	assert_int_equal(kh_pki_kmc_archive_write(e->pk, w, &written), KH_OK);
+	assert_int_equal(kh_backup_writer_close(&w, NULL, NULL), KH_OK);
+	assert_int_equal(written, 3);
+	/* Lose every pair but the first (rows and sealed keys), then import. */
+	int64_t in_use = sql(e, "SELECT id FROM kmc_keys WHERE state = 'in_use'");
+	kh_test_sql_exec(e->t->store, &q_forget_sealed, NULL, 0);
+	kh_test_sql_exec(e->t->store, &q_forget, NULL, 0);
+	assert_int_equal(sql(e, "SELECT count(*) FROM kmc_keys"), 1);
+	struct kh_backup_reader *r = NULL;
+	enum kh_backup_kind kind = 0;
+	struct kh_pki_kmc_import t;
+	assert_int_equal(kh_backup_reader_open(e->t->barrier, path, &r, &kind), KH_OK);
+	assert_int_equal(kind, KH_BACKUP_ARCHIVE);
+	assert_int_equal(kh_pki_kmc_archive_read(e->pk, r, &t), KH_OK);
+	kh_backup_reader_close(&r);
+	assert_int_equal(t.added, 2);
+	assert_int_equal(t.present, 1);
+	assert_int_equal(t.conflicts, 0);
+	/* The restored pair is whole: its certificate, its state, and a recovery opens to it. */
+	struct kh_kmc_key k;
+	assert_int_equal(kh_pki_kmc_key_get(e->pk, &e->mgr, in_use, &k), KH_OK);
+	assert_int_equal(k.state, KH_KMC_IN_USE);
+	assert_string_equal(k.serial, d.req.enc_serial);
+	struct kh_pkey *rkey = NULL;
+	struct kh_kmc_recovery rec = recover(e, &d, KH_PKEY_SM2, &rkey), out;
+	assert_int_equal(kh_pki_kmc_recovery_decide(e->pk, &e->rec1, rec.id, true, NULL, &out),
+	                 KH_OK);
+	assert_int_equal(kh_pki_kmc_recovery_decide(e->pk, &e->rec3, rec.id, true, NULL, &out),
+	                 KH_OK);
+	struct kh_buf env;
+	enum kh_envelope_form form;
+	kh_buf_init(&env, KH_LIMIT_KEY_ENCODED_BYTES, KH_BUF_PLAIN);
+	assert_int_equal(kh_pki_kmc_recovery_envelope(e->pk, &e->user, rec.id, &form, &env), KH_OK);
+	struct kh_pki_certificate cert;
+	struct kh_pkey *pub = cert_key(e, d.req.enc_serial, &cert);
+	assert_true(kh_test_envelope_holds(form, kh_buf_slice(&env), rkey, pub));
+	/* Importing again adds nothing. */
+	assert_int_equal(kh_backup_reader_open(e->t->barrier, path, &r, &kind), KH_OK);
+	assert_int_equal(kh_pki_kmc_archive_read(e->pk, r, &t), KH_OK);
+	kh_backup_reader_close(&r);
+	assert_int_equal(t.added, 0);
+	assert_int_equal(t.present, 3);
+	kh_pkey_free(&pub);
+	kh_pkey_free(&rkey);
+	kh_buf_cleanup(&env);
+	dual_free(&d);
+	kh_test_rmtree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -491,6 +563,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(recovery_needs_k_of_n, kh_test_pki_setup,
 	                                    kh_test_pki_teardown),
 	    cmocka_unit_test_setup_teardown(recovery_refused_and_timed_out, kh_test_pki_setup,
+	                                    kh_test_pki_teardown),
+	    cmocka_unit_test_setup_teardown(archive_backup_restores_lost_pairs, kh_test_pki_setup,
 	                                    kh_test_pki_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
