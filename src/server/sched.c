@@ -44,15 +44,17 @@ static size_t refresh_crls(struct kh_node *n)
 }
 
 /* The key management centre: the spare pools topped up at kmc_pool_refill pairs a second
- * (the budget grows with the time since the last pass, up to one second's worth), pairs of
- * expired certificates moved to history, recoveries left undecided expired. Returns whether
- * the pools still want more (the next pass then comes within a second). */
+ * at most, in passes a second apart that each stop after a quarter of a second (so the
+ * background generation never takes more than a quarter of one core from requests; a pool
+ * emptied faster is met by generation on demand); pairs of expired certificates moved to
+ * history; recoveries left undecided expired. Returns whether the pools still want more (the
+ * next pass then comes within a second). */
 static bool kmc(struct kh_node *n)
 {
 	size_t made = 0, expired = 0, lapsed = 0;
 	int64_t now = kh_clock_mono_ns();
 	int64_t since = n->kmc_at == 0 ? KH_NS_PER_SEC : now - n->kmc_at;
-	if (since < KH_NS_PER_SEC / 10)
+	if (since < KH_NS_PER_SEC)
 		return true;
 	n->kmc_at = now;
 	if (since > KH_NS_PER_SEC)
