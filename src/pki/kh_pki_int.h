@@ -115,6 +115,9 @@ KH_MUST_CHECK kh_rc kh_pki_sans_text(const struct kh_pki_san *sans, size_t n, ch
  * is not PEM. */
 KH_MUST_CHECK kh_rc kh_pki_der_of(struct kh_slice data, struct kh_buf *out);
 
+/* Writes why a request was refused into msg (NULL or 0 length: nowhere). */
+__attribute__((format(printf, 3, 4))) void kh_pki_say(char *msg, size_t len, const char *fmt, ...);
+
 /* Names 1..max of [A-Za-z0-9_.-]. */
 bool kh_pki_name_valid(const char *name, size_t max);
 

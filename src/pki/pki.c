@@ -3,6 +3,7 @@
  * The PKI context, who may do what, the change shape with its audit records, the text forms
  * of the stored enums, and small helpers shared by the other files of pki/.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -70,6 +71,16 @@ void kh_pki_free(struct kh_pki **pk)
 	pthread_cond_destroy(&(*pk)->sign_cv);
 	pthread_mutex_destroy(&(*pk)->sign_mu);
 	kh_free(pk);
+}
+
+void kh_pki_say(char *msg, size_t len, const char *fmt, ...)
+{
+	if (msg == NULL || len == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, len, fmt, ap);
+	va_end(ap);
 }
 
 /* ---- who ---- */

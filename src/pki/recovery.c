@@ -7,7 +7,6 @@
  * transaction that records it. One refusal ends the request; a request left undecided expires.
  * Every step, allowed or refused, is audited.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -99,16 +98,6 @@ static kh_rc read_back(struct kh_pki *pk, int64_t id, struct kh_kmc_recovery *ou
 	return rc;
 }
 
-__attribute__((format(printf, 3, 4))) static void say(char *msg, size_t len, const char *fmt, ...)
-{
-	if (msg == NULL || len == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, len, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- request ---- */
 
 struct ask_arg {
@@ -150,7 +139,7 @@ static kh_rc request_fn(struct kh_pki_change *ch, struct kh_store_tx *tx)
 	bool found = false;
 	kh_rc rc = kh_pki_kmc_key_load(tx, &kh_q_kmc_key_by_serial, KH_SV_TEXT(a->ask->serial), &k);
 	if (rc == KH_ERR_NOT_FOUND)
-		say(a->msg, a->msg_len, "the certificate has no archived key pair");
+		kh_pki_say(a->msg, a->msg_len, "the certificate has no archived key pair");
 	KH_GUARD(rc);
 	KH_GUARD(may_request(ch, tx, a, &k));
 	ch->keystore_id = k.keystore_id;
@@ -187,28 +176,29 @@ static kh_rc ask_check(struct ask_arg *a)
 	const struct kh_kmc_recovery_ask *ask = a->ask;
 	if (ask->serial == NULL || ask->serial[0] == '\0' ||
 	    strnlen(ask->serial, KH_PKI_SERIAL_HEX_MAX) >= KH_PKI_SERIAL_HEX_MAX) {
-		say(a->msg, a->msg_len, "name the encryption certificate by its serial");
+		kh_pki_say(a->msg, a->msg_len, "name the encryption certificate by its serial");
 		return KH_ERR_BAD_INPUT;
 	}
 	if (ask->reason == NULL || ask->reason[0] == '\0' ||
 	    strnlen(ask->reason, KH_PKI_REASON_TEXT_MAX) >= KH_PKI_REASON_TEXT_MAX) {
-		say(a->msg, a->msg_len, "give a reason of 1 to %u characters",
-		    KH_PKI_REASON_TEXT_MAX - 1);
+		kh_pki_say(a->msg, a->msg_len, "give a reason of 1 to %u characters",
+		           KH_PKI_REASON_TEXT_MAX - 1);
 		return KH_ERR_BAD_INPUT;
 	}
 	kh_rc rc = kh_pki_csr_parse(ask->recipient_csr, &a->csr);
 	if (rc == KH_ERR_BAD_SIGNATURE)
-		say(a->msg, a->msg_len, "the recipient CSR's proof of possession does not verify");
+		kh_pki_say(a->msg, a->msg_len,
+		           "the recipient CSR's proof of possession does not verify");
 	else if (rc != KH_OK)
-		say(a->msg, a->msg_len, "the recipient CSR does not parse");
+		kh_pki_say(a->msg, a->msg_len, "the recipient CSR does not parse");
 	KH_GUARD(rc);
 	KH_GUARD(kh_pki_der_of(ask->recipient_csr, &a->csr_der));
 	enum kh_pkey_type t = kh_pkey_type_of(a->csr->key);
 	a->form = ask->form != 0 ? ask->form : kh_envelope_form_default(t);
 	bool sm2 = t == KH_PKEY_SM2;
 	if (a->form == 0 || sm2 != (a->form != KH_ENVELOPE_CMS)) {
-		say(a->msg, a->msg_len, "a %s key cannot open a %s envelope",
-		    kh_pki_pkey_type_name(t), kh_envelope_form_name(a->form));
+		kh_pki_say(a->msg, a->msg_len, "a %s key cannot open a %s envelope",
+		           kh_pki_pkey_type_name(t), kh_envelope_form_name(a->form));
 		return KH_ERR_BAD_INPUT;
 	}
 	return KH_OK;
@@ -221,7 +211,7 @@ kh_rc kh_pki_kmc_recovery_request(struct kh_pki *pk, const struct kh_principal *
 	struct ask_arg a = {.ask = ask, .msg = message, .msg_len = message_len};
 	kh_buf_init(&a.csr_der, KH_LIMIT_KEY_ENCODED_BYTES, KH_BUF_PLAIN);
 	kh_keys_principal_name(p, a.who, sizeof(a.who));
-	say(message, message_len, "%s", "");
+	kh_pki_say(message, message_len, "%s", "");
 	kh_rc rc = pk->barrier != NULL ? ask_check(&a) : KH_ERR_CONFLICT;
 	if (rc == KH_OK) {
 		struct kh_pki_change ch = {.pk = pk,

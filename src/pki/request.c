@@ -6,7 +6,6 @@
  * approval. Nobody approves their own request (four eyes); a manager's request needs another
  * manager or an ra-officer. Approval and issuance commit together, after the signature.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,16 +19,6 @@ static const char *const allowed_exts[] = {
     "2.5.29.37", /* extKeyUsage */
     "2.5.29.19", /* basicConstraints */
 };
-
-__attribute__((format(printf, 3, 4))) static void say(char *msg, size_t len, const char *fmt, ...)
-{
-	if (msg == NULL || len == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, len, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- rows ---- */
 
@@ -164,16 +153,17 @@ static kh_rc load_ca_profile(struct ctx *c, struct kh_store_tx *tx, int64_t ca_i
 {
 	kh_rc rc = kh_pki_ca_load(tx, ca_id, &c->ca, &c->ca_der, NULL);
 	if (rc == KH_ERR_NOT_FOUND)
-		say(msg, msg_len, "no such CA");
+		kh_pki_say(msg, msg_len, "no such CA");
 	KH_GUARD(rc);
 	KH_GUARD(kh_pki_may(c->p, c->ca.keystore_id, who));
 	if (!c->ca.has_certificate) {
-		say(msg, msg_len, "the CA has no certificate yet");
+		kh_pki_say(msg, msg_len, "the CA has no certificate yet");
 		return KH_ERR_CONFLICT;
 	}
 	rc = kh_pki_profile_load(tx, ca_id, profile, &c->profile);
 	if (rc == KH_ERR_NOT_FOUND) {
-		say(msg, msg_len, "unknown profile \"%.64s\"", profile != NULL ? profile : "");
+		kh_pki_say(msg, msg_len, "unknown profile \"%.64s\"",
+		           profile != NULL ? profile : "");
 		return KH_ERR_BAD_INPUT;
 	}
 	KH_GUARD(rc);
@@ -181,8 +171,8 @@ static kh_rc load_ca_profile(struct ctx *c, struct kh_store_tx *tx, int64_t ca_i
 		return KH_OK;
 	rc = kh_pki_profile_load(tx, ca_id, c->profile.dual_profile, &c->twin);
 	if (rc == KH_ERR_NOT_FOUND) {
-		say(msg, msg_len, "the dual profile's encryption profile \"%s\" is gone",
-		    c->profile.dual_profile);
+		kh_pki_say(msg, msg_len, "the dual profile's encryption profile \"%s\" is gone",
+		           c->profile.dual_profile);
 		return KH_ERR_CONFLICT;
 	}
 	return rc;
@@ -193,7 +183,7 @@ static kh_rc check_csr(struct ctx *c, char *msg, size_t msg_len)
 {
 	enum kh_pkey_type t = kh_pkey_type_of(c->csr->key);
 	if ((c->profile.key_types & KH_PKI_KEY_TYPE_BIT(t)) == 0) {
-		say(msg, msg_len, "key type not allowed by profile \"%s\"", c->profile.name);
+		kh_pki_say(msg, msg_len, "key type not allowed by profile \"%s\"", c->profile.name);
 		return KH_ERR_BAD_INPUT;
 	}
 	for (size_t i = 0; i < c->csr->ext_count; i++) {
@@ -201,7 +191,8 @@ static kh_rc check_csr(struct ctx *c, char *msg, size_t msg_len)
 		for (size_t j = 0; j < sizeof(allowed_exts) / sizeof(allowed_exts[0]); j++)
 			ok = ok || strcmp(c->csr->ext_oids[i], allowed_exts[j]) == 0;
 		if (!ok) {
-			say(msg, msg_len,
+			kh_pki_say(
+			    msg, msg_len,
 			    "requested extension %s is not allowed (only subjectAltName, keyUsage,"
 			    " extKeyUsage, basicConstraints)",
 			    c->csr->ext_oids[i]);
@@ -229,11 +220,11 @@ static kh_rc parse_csr(struct ctx *c, struct kh_slice csr, char *msg, size_t msg
 {
 	kh_rc rc = kh_pki_csr_parse(csr, &c->csr);
 	if (rc == KH_ERR_BAD_SIGNATURE)
-		say(msg, msg_len, "the CSR's proof of possession does not verify");
+		kh_pki_say(msg, msg_len, "the CSR's proof of possession does not verify");
 	else if (rc == KH_ERR_WRONG_KEY_TYPE)
-		say(msg, msg_len, "the CSR's key type is not supported");
+		kh_pki_say(msg, msg_len, "the CSR's key type is not supported");
 	else if (rc != KH_OK && kh_rc_class_of(rc) != KH_CLASS_NOMEM)
-		say(msg, msg_len, "the CSR does not parse");
+		kh_pki_say(msg, msg_len, "the CSR does not parse");
 	KH_GUARD(rc);
 	kh_buf_clear(&c->csr_der);
 	KH_GUARD(kh_pki_der_of(csr, &c->csr_der));
@@ -411,15 +402,15 @@ static kh_rc choose_form(struct ctx *c, enum kh_envelope_form asked, char *msg, 
 	if (c->profile.dual_profile[0] == '\0' && !c->server_keygen)
 		return KH_OK;
 	if (kh_pki_kmc_family(t) == 0) {
-		say(msg, len, "the KMC keeps no %s key pairs (sm2, ecdsa and rsa only)",
-		    kh_pki_pkey_type_name(t));
+		kh_pki_say(msg, len, "the KMC keeps no %s key pairs (sm2, ecdsa and rsa only)",
+		           kh_pki_pkey_type_name(t));
 		return KH_ERR_BAD_INPUT;
 	}
 	c->form = asked != 0 ? asked : kh_envelope_form_default(t);
 	bool sm2 = t == KH_PKEY_SM2;
 	if (c->form == 0 || sm2 != (c->form != KH_ENVELOPE_CMS)) {
-		say(msg, len, "a %s key cannot open a %s envelope", kh_pki_pkey_type_name(t),
-		    kh_envelope_form_name(c->form));
+		kh_pki_say(msg, len, "a %s key cannot open a %s envelope", kh_pki_pkey_type_name(t),
+		           kh_envelope_form_name(c->form));
 		return KH_ERR_BAD_INPUT;
 	}
 	return KH_OK;
@@ -444,7 +435,7 @@ kh_rc kh_pki_request_submit(struct kh_pki *pk, const struct kh_principal *p,
 {
 	struct ctx c;
 	ctx_init(&c, pk, p);
-	say(message, message_len, "%s", "");
+	kh_pki_say(message, message_len, "%s", "");
 	kh_rc rc = submit_check(&c, req, message, message_len);
 	if (rc != KH_OK) {
 		int64_t ks =
