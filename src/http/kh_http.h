@@ -78,6 +78,8 @@ enum kh_http_method {
 #define KH_HTTP_REQUEST_ID_MAX 64u
 /* Longest accepted client name (mutual TLS), without its NUL; a DNS name is at most 253. */
 #define KH_HTTP_CLIENT_NAME_MAX 255u
+/* Certificates of a client's chain handed to handlers (its own and intermediates). */
+#define KH_HTTP_CLIENT_CHAIN_MAX 8u
 
 /* A request header as the HTTP library parsed it (both NUL-terminated). */
 struct kh_http_kv {
@@ -100,6 +102,15 @@ struct kh_http_request {
 	 * ASCII). "" on a listener without mutual TLS. A request on a mutual TLS listener always
 	 * comes from a verified client: a refused one never completes its handshake. */
 	char client_name[KH_HTTP_CLIENT_NAME_MAX + 1];
+	/* On a listener that asks for client certificates (request_client_cert or mutual TLS):
+	 * the DER of the certificate the client sent in the handshake, and its whole chain as sent
+	 * (client_chain[0] is client_cert; at most KH_HTTP_CLIENT_CHAIN_MAX, the rest dropped).
+	 * Without mutual TLS NOTHING about it is verified but the client's proof that it holds the
+	 * certificate's private key (TLS CertificateVerify): the handler decides whom it trusts.
+	 * Empty when the client sent none. The bytes live as long as the request. */
+	struct kh_slice client_cert;
+	struct kh_slice client_chain[KH_HTTP_CLIENT_CHAIN_MAX];
+	size_t client_chain_count;
 	/* What kh_http_request_header and _query read: the headers in the order sent, and the
 	 * query decoded into "name\0value\0" pairs. Handlers use the two functions. */
 	const struct kh_http_kv *headers;
@@ -192,6 +203,14 @@ struct kh_http_options {
 	struct kh_slice client_ca_pem;
 	const char *const *client_names;
 	size_t client_name_count;
+	/*
+	 * Without client_ca_pem: ask every TLS client for a certificate (GNUTLS_CERT_REQUEST)
+	 * without requiring one or checking who issued it, and hand what it sent to handlers
+	 * (kh_http_request.client_cert) unverified, for handlers that verify it themselves (EST,
+	 * RFC 7030 3.3.2). A client without a certificate, or with one from any CA, is served as
+	 * usual. Needs cert_pem (KH_ERR_BAD_INPUT otherwise).
+	 */
+	bool request_client_cert;
 	size_t max_body;          /* 0: KH_LIMIT_BODY_BYTES */
 	unsigned network_threads; /* 0: number of CPUs */
 	unsigned workers;         /* 0: 2 x CPUs */

@@ -74,6 +74,14 @@ KH_MUST_CHECK kh_rc kh_http_tls_reload(struct kh_http_tls *t, struct kh_slice ce
 /* After every connection has ended; NULL accepted. */
 void kh_http_tls_free(struct kh_http_tls **t);
 
+/* Ask every client for a certificate without checking it (kh_http_options.request_client_cert);
+ * no effect with mutual TLS, which asks and checks. Before the server starts. */
+void kh_http_tls_request_client_cert(struct kh_http_tls *t);
+/* The certificate chain the peer sent in the handshake, leaf first, DER, unverified (borrowed
+ * from the session: valid while the connection lives); at most max, returns the count put in
+ * out (0 without one). */
+size_t kh_http_tls_peer_chain(gnutls_session_t session, struct kh_slice *out, size_t max);
+
 /* Per connection, from the connection-start notification (before the handshake): ties the
  * session to t and, with mutual TLS, asks for and checks a client certificate. *out_ctx goes back
  * to kh_http_tls_conn_end when the connection closes. */

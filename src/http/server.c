@@ -388,6 +388,10 @@ static void set_client_name(struct req *r, struct MHD_Connection *c)
 		return;
 	name = kh_http_tls_client_name(ci->tls_session);
 	memcpy(r->request.client_name, name, strlen(name) + 1);
+	r->request.client_chain_count = kh_http_tls_peer_chain(
+	    ci->tls_session, r->request.client_chain, KH_HTTP_CLIENT_CHAIN_MAX);
+	if (r->request.client_chain_count > 0)
+		r->request.client_cert = r->request.client_chain[0];
 }
 
 /* Splits and decodes the target into r->parts; KH_ERR_BAD_ENCODING for a bad escape. */
@@ -784,6 +788,7 @@ static kh_rc check_tls_options(const struct kh_http_options *o)
 	KH_ENSURE(o->client_name_count == 0 || o->client_ca_pem.len > 0, KH_ERR_BAD_INPUT);
 	KH_ENSURE(o->client_name_count == 0 || o->client_names != NULL, KH_ERR_BAD_INPUT);
 	KH_ENSURE(o->client_ca_pem.len == 0 || o->cert_pem.len > 0, KH_ERR_BAD_INPUT);
+	KH_ENSURE(!o->request_client_cert || o->cert_pem.len > 0, KH_ERR_BAD_INPUT);
 	return KH_OK;
 }
 
@@ -794,7 +799,10 @@ static kh_rc start_tls(const struct kh_http_options *o, struct kh_http_tls **out
 	if (o->client_ca_pem.len > 0)
 		KH_GUARD(kh_http_mtls_new(o->client_ca_pem, o->client_names, o->client_name_count,
 		                          &mtls));
-	return kh_http_tls_new(o->cert_pem, o->key_pem, mtls, out);
+	KH_GUARD(kh_http_tls_new(o->cert_pem, o->key_pem, mtls, out));
+	if (o->request_client_cert)
+		kh_http_tls_request_client_cert(*out);
+	return KH_OK;
 }
 
 kh_rc kh_http_server_start(const struct kh_http_options *opts, kh_http_handler handler, void *ctx,

@@ -29,7 +29,8 @@ struct gen {
 struct kh_http_tls {
 	pthread_mutex_t lock;
 	struct gen *current;
-	struct kh_http_mtls *mtls; /* NULL: no client certificate asked */
+	struct kh_http_mtls *mtls; /* NULL: no client certificate checked */
+	bool request_cert;         /* without mtls: ask for one, unchecked */
 };
 
 struct conn {
@@ -224,9 +225,37 @@ kh_rc kh_http_tls_conn_start(struct kh_http_tls *t, gnutls_session_t session, vo
 		 * certificate before the callback runs, and without the alert. */
 		gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUEST);
 		gnutls_session_set_verify_function(session, verify_client);
+	} else if (t->request_cert) {
+		/* Asked, never required, never checked here: no verify function and no
+		 * gnutls_session_set_verify_cert, so a client without a certificate, or with one
+		 * from a CA we do not know, completes the handshake. GnuTLS still checks its
+		 * CertificateVerify, so a client that sent one holds its private key. */
+		gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUEST);
 	}
 	*out_ctx = c;
 	return KH_OK;
+}
+
+void kh_http_tls_request_client_cert(struct kh_http_tls *t)
+{
+	t->request_cert = true;
+}
+
+size_t kh_http_tls_peer_chain(gnutls_session_t session, struct kh_slice *out, size_t max)
+{
+	unsigned count = 0;
+	const gnutls_datum_t *certs;
+	size_t n = 0;
+
+	if (session == NULL || gnutls_certificate_type_get(session) != GNUTLS_CRT_X509)
+		return 0;
+	certs = gnutls_certificate_get_peers(session, &count);
+	for (unsigned i = 0; certs != NULL && i < count && n < max; i++) {
+		if (certs[i].size == 0)
+			break;
+		out[n++] = KH_SLICE(certs[i].data, certs[i].size);
+	}
+	return n;
 }
 
 const char *kh_http_tls_client_name(gnutls_session_t session)

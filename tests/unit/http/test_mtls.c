@@ -7,6 +7,9 @@
  * certificate at all, ends the handshake, in TLS 1.2 and 1.3, with the client reading a fatal
  * handshake_failure alert (checked with libcurl's error and with `openssl s_client`), never a
  * reset, and no request reaching the handler. Bad option combinations are refused at start.
+ * A listener that only asks for a certificate (request_client_cert, for EST) hands whatever the
+ * client sent, from any CA or self-signed or expired, to the handler as DER, and serves clients
+ * that send none.
  */
 #include "kh_test.h"
 
@@ -440,6 +443,114 @@ static void bad_option_combinations_are_refused(void **state)
 	kh_buf_cleanup(&ca);
 }
 
+/* ---- client certificates asked for, not checked (request_client_cert: EST) ---- */
+
+/* Answers with the DER of the client's certificate as the handler saw it, or "none". */
+static void cert_handler(void *ctx, const struct kh_http_request *req,
+                         struct kh_http_response *resp)
+{
+	(void)ctx;
+	pthread_mutex_lock(&lock);
+	handled++;
+	pthread_mutex_unlock(&lock);
+	if (req->client_cert.len == 0) {
+		assert_int_equal(req->client_chain_count, 0);
+		assert_int_equal(kh_buf_append_cstr(&resp->body, "none"), KH_OK);
+	} else {
+		assert_true(req->client_chain_count >= 1);
+		assert_ptr_equal(req->client_chain[0].ptr, req->client_cert.ptr);
+		assert_int_equal(kh_buf_append(&resp->body, req->client_cert), KH_OK);
+	}
+	assert_string_equal(req->client_name, "");
+	resp->content_type = "application/octet-stream";
+	resp->status = 200;
+}
+
+static struct kh_http_server *start_asking(void)
+{
+	struct kh_buf cert = read_file("server.pem");
+	struct kh_buf key = read_file("server.key");
+	struct kh_http_server *s = NULL;
+	struct kh_http_options o;
+
+	memset(&o, 0, sizeof(o));
+	o.network_threads = 2;
+	o.workers = 2;
+	o.timeout_seconds = 5;
+	o.cert_pem = kh_buf_slice(&cert);
+	o.key_pem = kh_buf_slice(&key);
+	o.request_client_cert = true;
+	assert_int_equal(kh_http_server_start(&o, cert_handler, NULL, &s), KH_OK);
+	kh_buf_cleanup(&cert);
+	kh_buf_cleanup(&key);
+	pthread_mutex_lock(&lock);
+	handled = 0;
+	pthread_mutex_unlock(&lock);
+	return s;
+}
+
+static void asked_client_certificate_reaches_the_handler_unverified(void **state)
+{
+	static const char *const certs[] = {"good_cn", "other_ca_client", "self_signed", "expired"};
+	struct kh_http_server *s = start_asking();
+	struct reply r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(certs) / sizeof(certs[0]); i++) {
+		sh("openssl x509 -in %s.pem -outform DER -out %s.der", certs[i], certs[i]);
+		struct kh_buf der = read_file(i == 0   ? "good_cn.der"
+		                              : i == 1 ? "other_ca_client.der"
+		                              : i == 2 ? "self_signed.der"
+		                                       : "expired.der");
+		for (int v = TLS12; v <= TLS13; v++) {
+			curl_get(s, (enum tls_version)v, certs[i], &r);
+			if (r.code != CURLE_OK)
+				fail_msg("%s, TLS %s: %s", certs[i], v == TLS12 ? "1.2" : "1.3",
+				         r.error);
+			assert_int_equal(r.status, 200);
+			assert_int_equal(r.body_len, der.len);
+			assert_memory_equal(r.body, der.ptr, der.len);
+		}
+		kh_buf_cleanup(&der);
+	}
+	assert_int_equal(handled_count(), 8);
+	kh_http_server_stop(&s);
+}
+
+static void asking_listener_serves_clients_without_a_certificate(void **state)
+{
+	struct kh_http_server *s = start_asking();
+	struct reply r;
+	static char out[65536];
+
+	(void)state;
+	for (int v = TLS12; v <= TLS13; v++) {
+		curl_get(s, (enum tls_version)v, NULL, &r);
+		if (r.code != CURLE_OK)
+			fail_msg("TLS %s: %s", v == TLS12 ? "1.2" : "1.3", r.error);
+		assert_int_equal(r.status, 200);
+		assert_string_equal(r.body, "none");
+	}
+	/* openssl s_client reads the CertificateRequest and goes on without a certificate. */
+	s_client(s, TLS13, NULL, out, sizeof(out));
+	if (strstr(out, "HTTP/1.1 200") == NULL || strstr(out, "none") == NULL)
+		fail_msg("s_client without a certificate:\n%s", out);
+	assert_int_equal(handled_count(), 3);
+	kh_http_server_stop(&s);
+}
+
+static void asking_for_client_certificates_needs_tls(void **state)
+{
+	struct kh_http_server *s = NULL;
+	struct kh_http_options o;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	o.request_client_cert = true;
+	assert_int_equal(kh_http_server_start(&o, cert_handler, NULL, &s), KH_ERR_BAD_INPUT);
+	assert_null(s);
+}
+
 /* ---- the drain behind a refusal ---- */
 
 /* A connected loopback pair: *client and the accepted *server. */
@@ -518,6 +629,9 @@ int main(void)
 	    cmocka_unit_test(without_names_any_certificate_of_the_bundle_is_accepted),
 	    cmocka_unit_test(ca_bundle_of_several_cas_accepts_each),
 	    cmocka_unit_test(listener_without_client_ca_needs_no_client_certificate),
+	    cmocka_unit_test(asked_client_certificate_reaches_the_handler_unverified),
+	    cmocka_unit_test(asking_listener_serves_clients_without_a_certificate),
+	    cmocka_unit_test(asking_for_client_certificates_needs_tls),
 	    cmocka_unit_test(bad_option_combinations_are_refused),
 	    cmocka_unit_test(drained_socket_ends_cleanly_for_a_client_that_still_sends),
 	};
