@@ -23,6 +23,9 @@ packages=(
   clang-format cppcheck                             # style gates run by make test
   # Bouncy Castle cross-checks SM2 chains, CRLs and OCSP in the tests (integration/pki-sm2).
   default-jdk-headless libbcprov-java libbcpkix-java
+  # strongSwan's `pki --est` / `pki --estca` is the independent EST client (integration/est);
+  # its HTTP fetcher is the curl plugin of the extra plugins.
+  strongswan-pki libstrongswan-extra-plugins
 )
 # Node.js and npm run the AWS SDK's SigV4 signer in the interop test (tests/interop/sigv4/); a
 # machine that has them from elsewhere keeps its own.

@@ -201,6 +201,19 @@ struct kh_pki_cert_info {
 	char sig_alg_oid[KH_PKI_OID_TEXT_MAX];
 };
 
+/* ---- EST (RFC 7030) objects (pki_est.c) ---- */
+
+/* Appends a certs-only CMS SignedData (RFC 7030 4.1.3; RFC 5652 5.1 without signers) holding
+ * the certificates (DER, at least one) in the order given. */
+KH_MUST_CHECK kh_rc kh_pki_certs_only(const struct kh_slice *certs, size_t count,
+                                      struct kh_buf *out_der);
+/* Appends the CsrAttrs (RFC 7030 4.5.2) for the key types: each one's public key algorithm
+ * (an EC key as the Attribute id-ecPublicKey whose value is its curve), then the signature
+ * algorithm keyhold expects (sha256WithRSAEncryption, ecdsa-with-SHA256/384, SM2-with-SM3;
+ * Ed25519's OID serves as both). Duplicates are written once; count 0 gives an empty SEQUENCE. */
+KH_MUST_CHECK kh_rc kh_pki_csrattrs_build(const enum kh_pkey_type *types, size_t count,
+                                        struct kh_buf *out_der);
+
 /* Reads a certificate (DER); fields that do not fit the sizes above are KH_ERR_TOO_LARGE. */
 KH_MUST_CHECK kh_rc kh_pki_cert_info_read(struct kh_slice der, struct kh_pki_cert_info **out);
 void kh_pki_cert_info_free(struct kh_pki_cert_info **info);

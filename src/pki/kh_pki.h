@@ -543,6 +543,40 @@ KH_MUST_CHECK kh_rc kh_pki_kmc_recovery_status_parse(struct kh_slice s,
 const char *kh_pki_kmc_state_text(enum kh_kmc_state s);
 KH_MUST_CHECK kh_rc kh_pki_kmc_state_parse(struct kh_slice s, enum kh_kmc_state *out);
 
+/* ---- EST (est.c; RFC 7030) ---- */
+
+/* The profile served under an EST label, for anyone (the label is the public part of the
+ * service's EST paths); KH_ERR_NOT_FOUND when no profile has it. */
+KH_MUST_CHECK kh_rc kh_pki_est_profile(struct kh_pki *pk, const char *label,
+                                       struct kh_pki_profile *out);
+/* Appends the certs-only CMS message (RFC 7030 4.1.3) of the CA's chain: its certificate, its
+ * parents' up to the root, and the trust anchor above an external CA. For anyone;
+ * KH_ERR_NOT_FOUND without a CA or its certificate. */
+KH_MUST_CHECK kh_rc kh_pki_est_cacerts(struct kh_pki *pk, int64_t ca_id, struct kh_buf *out_der);
+/* Appends the CsrAttrs (RFC 7030 4.5.2) of the profile's key types; nothing when it has none. */
+KH_MUST_CHECK kh_rc kh_pki_est_csrattrs(const struct kh_pki_profile *pr, struct kh_buf *out_der);
+/* Appends the certs-only message of one certificate, read as p (kh_pki_certificate_get). */
+KH_MUST_CHECK kh_rc kh_pki_est_certificate(struct kh_pki *pk, const struct kh_principal *p,
+                                           const char *serial, struct kh_buf *out_der);
+
+/* Who a TLS client certificate stands for (RFC 7030 3.3.2 and 4.2.2). */
+struct kh_pki_est_client {
+	int64_t account_id;  /* the account that submitted the certificate's request */
+	int64_t keystore_id; /* the CA's key store */
+	char serial[KH_PKI_SERIAL_HEX_MAX];
+	char subject[KH_PKI_NAME_TEXT_MAX]; /* RFC 4514, as kh_pki_cert_info writes it */
+};
+/*
+ * Checks the DER certificate a TLS client presented (its possession of the key was proved by
+ * the handshake): it must be, byte for byte, a certificate this CA issued (KH_ERR_UNAUTHENTICATED
+ * otherwise), good (revoked or on hold: KH_ERR_FORBIDDEN), verify up the CA's chain and be valid
+ * now (KH_ERR_UNAUTHENTICATED), and come from a request an account submitted
+ * (KH_ERR_FORBIDDEN otherwise). msg (may be NULL) says why in English. Public: no principal.
+ */
+KH_MUST_CHECK kh_rc kh_pki_est_client_check(struct kh_pki *pk, int64_t ca_id, struct kh_slice leaf,
+                                            struct kh_pki_est_client *out, char *msg,
+                                            size_t msg_len);
+
 /* ---- certificates ---- */
 
 enum kh_pki_cert_status {

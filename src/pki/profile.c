@@ -328,3 +328,20 @@ out:
 	kh_store_read_end(&tx);
 	return rc;
 }
+
+kh_rc kh_pki_est_profile(struct kh_pki *pk, const char *label, struct kh_pki_profile *out)
+{
+	struct kh_store_tx *tx = NULL;
+	struct kh_store_rows *rows = NULL;
+	bool found = false;
+	KH_ENSURE(label != NULL && kh_pki_name_valid(label, KH_PKI_EST_LABEL_MAX), KH_ERR_NOT_FOUND);
+	struct kh_store_val v[] = {KH_SV_TEXT(label)};
+	KH_GUARD(kh_store_read_begin(pk->store, &tx));
+	kh_rc rc = kh_store_query_one(tx, &kh_q_pki_profile_by_est_label, v, KH_SV_COUNT(v), &rows,
+	                              &found);
+	if (rc == KH_OK)
+		rc = found ? decode(rows, out) : KH_ERR_NOT_FOUND;
+	kh_store_rows_close(&rows);
+	kh_store_read_end(&tx);
+	return rc;
+}
