@@ -43,6 +43,9 @@ struct kh_api_options {
 	struct kh_authz *authz;
 	/* Optional: the PKI (pki/kh_pki.h) behind /v1/pki and /pki; NULL: those paths are 404. */
 	struct kh_pki *pki;
+	/* Optional: the EST label served without a label, under /.well-known/est/<operation>
+	 * (RFC 7030 3.2.2); NULL or "": none (404). At most KH_PKI_EST_LABEL_MAX characters. */
+	const char *est_default_label;
 	const struct kh_clock *clock;
 	const char *node_id; /* for health; NULL: "node-1" */
 	/* Optional: sums of the listeners' kh_http_stats; NULL: /metrics reports none. */

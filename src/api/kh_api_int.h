@@ -11,6 +11,7 @@
 
 #include "api/kh_api.h"
 #include "http/kh_json.h"
+#include "pki/kh_pki.h"
 
 struct kh_metrics;
 struct kh_ratelimit;
@@ -24,7 +25,8 @@ struct kh_api {
 	struct kh_audit *audit;
 	struct kh_keys *keys;
 	struct kh_authz *authz;
-	struct kh_pki *pki; /* NULL: the PKI routes answer 404 */
+	struct kh_pki *pki;                               /* NULL: the PKI routes answer 404 */
+	char est_default_label[KH_PKI_EST_LABEL_MAX + 1]; /* "": /.well-known/est/<op> is 404 */
 	const struct kh_clock *clock;
 	char node_id[64];
 	struct kh_metrics *metrics;
@@ -97,6 +99,7 @@ extern const struct kh_api_route kh_api_metrics_routes[];
 extern const struct kh_api_route kh_api_xks_routes[];
 extern const struct kh_api_route kh_api_pki_routes[];
 extern const struct kh_api_route kh_api_backup_routes[];
+extern const struct kh_api_route kh_api_est_routes[];
 
 /* ---- metrics (metrics.c) ---- */
 

@@ -104,9 +104,9 @@ static void write_error(struct kh_api_call *c, kh_rc rc)
 /* ---- matching ---- */
 
 static const struct kh_api_route *const route_tables[] = {
-    kh_api_sys_routes,   kh_api_key_routes,     kh_api_crypto_routes,
-    kh_api_audit_routes, kh_api_webhook_routes, kh_api_metrics_routes,
-    kh_api_xks_routes,   kh_api_pki_routes,     kh_api_backup_routes,
+    kh_api_sys_routes,     kh_api_key_routes,     kh_api_crypto_routes, kh_api_audit_routes,
+    kh_api_webhook_routes, kh_api_metrics_routes, kh_api_xks_routes,    kh_api_pki_routes,
+    kh_api_backup_routes,  kh_api_est_routes,
 };
 
 /* Matches path against the route's pattern, capturing {} segments; true on a match. */
@@ -388,6 +388,13 @@ kh_rc kh_api_new(const struct kh_api_options *opts, struct kh_api **out)
 	a->keys = opts->keys;
 	a->authz = opts->authz;
 	a->pki = opts->pki;
+	if (opts->est_default_label != NULL &&
+	    strlen(opts->est_default_label) >= sizeof(a->est_default_label)) {
+		kh_free(&a);
+		return KH_ERR_BAD_INPUT;
+	}
+	snprintf(a->est_default_label, sizeof(a->est_default_label), "%s",
+	         opts->est_default_label != NULL ? opts->est_default_label : "");
 	a->clock = opts->clock;
 	snprintf(a->node_id, sizeof(a->node_id), "%s",
 	         opts->node_id != NULL ? opts->node_id : "node-1");

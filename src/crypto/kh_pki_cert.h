@@ -212,7 +212,7 @@ KH_MUST_CHECK kh_rc kh_pki_certs_only(const struct kh_slice *certs, size_t count
  * algorithm keyhold expects (sha256WithRSAEncryption, ecdsa-with-SHA256/384, SM2-with-SM3;
  * Ed25519's OID serves as both). Duplicates are written once; count 0 gives an empty SEQUENCE. */
 KH_MUST_CHECK kh_rc kh_pki_csrattrs_build(const enum kh_pkey_type *types, size_t count,
-                                        struct kh_buf *out_der);
+                                          struct kh_buf *out_der);
 
 /* Reads a certificate (DER); fields that do not fit the sizes above are KH_ERR_TOO_LARGE. */
 KH_MUST_CHECK kh_rc kh_pki_cert_info_read(struct kh_slice der, struct kh_pki_cert_info **out);

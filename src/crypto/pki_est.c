@@ -16,7 +16,10 @@
 static const uint8_t oid_signed_data[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02};
 static const uint8_t oid_data[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01};
 
-#define OID(...) {(const uint8_t[]){__VA_ARGS__}, sizeof((const uint8_t[]){__VA_ARGS__})}
+#define OID(...)                                                                                   \
+	{                                                                                          \
+		(const uint8_t[]){__VA_ARGS__}, sizeof((const uint8_t[]){__VA_ARGS__})             \
+	}
 struct oid {
 	const uint8_t *ptr;
 	size_t len;
@@ -33,9 +36,9 @@ kh_rc kh_pki_certs_only(const struct kh_slice *certs, size_t count, struct kh_bu
 	/* ContentInfo */
 	KH_GUARD_OUT(kh_der_tlv(out_der, 0x06, KH_SLICE(oid_signed_data, sizeof(oid_signed_data))));
 	size_t sd = out_der->len;
-	KH_GUARD_OUT(kh_der_uint(out_der, 0x02, 1));              /* version CMSVersion 1 */
+	KH_GUARD_OUT(kh_der_uint(out_der, 0x02, 1));             /* version CMSVersion 1 */
 	KH_GUARD_OUT(kh_der_tlv(out_der, 0x31, KH_SLICE_EMPTY)); /* digestAlgorithms {} */
-	size_t eci = out_der->len;                              /* encapContentInfo */
+	size_t eci = out_der->len;                               /* encapContentInfo */
 	KH_GUARD_OUT(kh_der_tlv(out_der, 0x06, KH_SLICE(oid_data, sizeof(oid_data))));
 	KH_GUARD_OUT(kh_der_wrap_from(out_der, eci, 0x30));
 	size_t set = out_der->len; /* certificates [0] IMPLICIT CertificateSet */
@@ -60,11 +63,17 @@ struct type_oids {
 
 static const struct type_oids type_oids[] = {
     /* rsaEncryption, sha256WithRSAEncryption */
-    {KH_PKEY_RSA_2048, OID(0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01), {NULL, 0},
+    {KH_PKEY_RSA_2048,
+     OID(0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01),
+     {NULL, 0},
      OID(0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b)},
-    {KH_PKEY_RSA_3072, OID(0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01), {NULL, 0},
+    {KH_PKEY_RSA_3072,
+     OID(0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01),
+     {NULL, 0},
      OID(0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b)},
-    {KH_PKEY_RSA_4096, OID(0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01), {NULL, 0},
+    {KH_PKEY_RSA_4096,
+     OID(0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01),
+     {NULL, 0},
      OID(0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b)},
     /* id-ecPublicKey with prime256v1, ecdsa-with-SHA256 */
     {KH_PKEY_EC_P256, OID(0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01),
@@ -76,7 +85,9 @@ static const struct type_oids type_oids[] = {
     /* id-Ed25519 (RFC 8410: the key and signature algorithm are one OID) */
     {KH_PKEY_ED25519, OID(0x2b, 0x65, 0x70), {NULL, 0}, {NULL, 0}},
     /* SM2 public key 1.2.156.10197.1.301, SM2-with-SM3 1.2.156.10197.1.501 */
-    {KH_PKEY_SM2, OID(0x2a, 0x81, 0x1c, 0xcf, 0x55, 0x01, 0x82, 0x2d), {NULL, 0},
+    {KH_PKEY_SM2,
+     OID(0x2a, 0x81, 0x1c, 0xcf, 0x55, 0x01, 0x82, 0x2d),
+     {NULL, 0},
      OID(0x2a, 0x81, 0x1c, 0xcf, 0x55, 0x01, 0x83, 0x75)},
 };
 
@@ -118,7 +129,8 @@ kh_rc kh_pki_csrattrs_build(const enum kh_pkey_type *types, size_t count, struct
 			size_t attr = out_der->len;
 			KH_GUARD_OUT(kh_der_tlv(out_der, 0x06, KH_SLICE(t->key.ptr, t->key.len)));
 			size_t set = out_der->len;
-			KH_GUARD_OUT(kh_der_tlv(out_der, 0x06, KH_SLICE(t->curve.ptr, t->curve.len)));
+			KH_GUARD_OUT(
+			    kh_der_tlv(out_der, 0x06, KH_SLICE(t->curve.ptr, t->curve.len)));
 			KH_GUARD_OUT(kh_der_wrap_from(out_der, set, 0x31));
 			KH_GUARD_OUT(kh_der_wrap_from(out_der, attr, 0x30));
 		}

@@ -152,8 +152,8 @@ static kh_rc client_row(struct kh_store_tx *tx, int64_t ca_id, struct kh_slice l
 	struct kh_buf der;
 	kh_buf_init(&der, KH_LIMIT_KEY_ENCODED_BYTES, KH_BUF_PLAIN);
 	kh_rc rc = kh_pki_certrow_load(tx, serial, &c, &ks, &der);
-	if (rc == KH_ERR_NOT_FOUND || (rc == KH_OK && (c.ca_id != ca_id ||
-	                                               !kh_slice_eq(kh_buf_slice(&der), leaf)))) {
+	if (rc == KH_ERR_NOT_FOUND ||
+	    (rc == KH_OK && (c.ca_id != ca_id || !kh_slice_eq(kh_buf_slice(&der), leaf)))) {
 		say(msg, msg_len, "the client certificate was not issued by this CA");
 		rc = KH_ERR_UNAUTHENTICATED;
 	}
@@ -195,8 +195,8 @@ static kh_rc client_verify(const struct chain *ch, struct kh_slice leaf, int64_t
 	/* Only our own chain: what the client sent besides its certificate adds nothing. */
 	for (size_t i = 0; i + 1 < ch->count; i++)
 		inter[n++] = ch->certs[i];
-	kh_rc rc = kh_pki_chain_verify(leaf, inter, n, &ch->certs[ch->count - 1], 1, kh_pki_sec(now),
-	                               why, sizeof(why));
+	kh_rc rc = kh_pki_chain_verify(leaf, inter, n, &ch->certs[ch->count - 1], 1,
+	                               kh_pki_sec(now), why, sizeof(why));
 	if (rc == KH_ERR_BAD_SIGNATURE || rc == KH_ERR_BAD_INPUT) {
 		say(msg, msg_len, "the client certificate does not verify: %s", why);
 		return KH_ERR_UNAUTHENTICATED;

@@ -334,7 +334,8 @@ kh_rc kh_pki_est_profile(struct kh_pki *pk, const char *label, struct kh_pki_pro
 	struct kh_store_tx *tx = NULL;
 	struct kh_store_rows *rows = NULL;
 	bool found = false;
-	KH_ENSURE(label != NULL && kh_pki_name_valid(label, KH_PKI_EST_LABEL_MAX), KH_ERR_NOT_FOUND);
+	KH_ENSURE(label != NULL && kh_pki_name_valid(label, KH_PKI_EST_LABEL_MAX),
+	          KH_ERR_NOT_FOUND);
 	struct kh_store_val v[] = {KH_SV_TEXT(label)};
 	KH_GUARD(kh_store_read_begin(pk->store, &tx));
 	kh_rc rc = kh_store_query_one(tx, &kh_q_pki_profile_by_est_label, v, KH_SV_COUNT(v), &rows,

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/kh_codec.h"
 #include "base/kh_int.h"
 #include "base/kh_mem.h"
 #include "http/kh_json.h"
@@ -85,7 +86,7 @@ static const struct string_member strings[] = {
     MEMBER(data_dir),     MEMBER(listen),          MEMBER(http_listen),   MEMBER(tls_cert),
     MEMBER(tls_key),      MEMBER(log_level),       MEMBER(node_id),       MEMBER(pkcs11_module),
     MEMBER(pkcs11_token), MEMBER(pkcs11_pin_file), MEMBER(pkcs11_key),    MEMBER(xks_listen),
-    MEMBER(xks_tls_cert), MEMBER(xks_tls_key),     MEMBER(xks_client_ca),
+    MEMBER(xks_tls_cert), MEMBER(xks_tls_key),     MEMBER(xks_client_ca), MEMBER(est_default_label),
 };
 
 static const char *const allowed[] = {
@@ -115,6 +116,7 @@ static const char *const allowed[] = {
     "kmc_retention_days",
     "kmc_recovery_quorum",
     "kmc_recovery_ttl_hours",
+    "est_default_label",
     NULL,
 };
 
@@ -229,6 +231,12 @@ kh_rc kh_server_config_load(struct kh_server_config *c, const char *path, char *
 	KH_GUARD_OUT(load_xks_names(c, doc, err, err_len));
 	if (c->xks_client_name_count > 0 && c->xks_client_ca[0] == '\0') {
 		snprintf(err, err_len, "\"xks_client_names\" needs \"xks_client_ca\"");
+		rc = KH_ERR_BAD_INPUT;
+	}
+	if (rc == KH_OK && c->est_default_label[0] != '\0' &&
+	    !kh_name_valid(c->est_default_label, KH_PKI_EST_LABEL_MAX)) {
+		snprintf(err, err_len, "\"est_default_label\" must be 1 to %u of [A-Za-z0-9_.-]",
+		         KH_PKI_EST_LABEL_MAX);
 		rc = KH_ERR_BAD_INPUT;
 	}
 out:

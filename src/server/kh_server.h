@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "base/kh_rc.h"
+#include "pki/kh_pki.h"
 
 #define KH_SERVER_PATH_MAX 512u
 #define KH_SERVER_ADDR_MAX 64u
@@ -60,6 +61,9 @@ struct kh_server_config {
 	unsigned kmc_retention_days;
 	unsigned kmc_recovery_quorum;
 	unsigned kmc_recovery_ttl_hours;
+	/* EST (RFC 7030 3.2.2): the profile label served without a label, under
+	 * /.well-known/est/<operation> ("": none, those paths are 404). */
+	char est_default_label[KH_PKI_EST_LABEL_MAX + 1];
 };
 
 /* Defaults: production paths; dev mode changes data_dir to ./var. */

@@ -158,6 +158,7 @@ static kh_rc open_layers(struct kh_node *n)
 	    .keys = n->keys,
 	    .authz = n->authz,
 	    .pki = n->pki,
+	    .est_default_label = n->cfg->est_default_label,
 	    .clock = clock,
 	    .node_id = n->cfg->node_id,
 	    .http_stats = http_stats,
@@ -241,6 +242,9 @@ static kh_rc listen_on(struct kh_node *n, const char *addr, bool tls, struct kh_
 	if (tls) {
 		o.cert_pem = kh_buf_slice(&n->tls_cert);
 		o.key_pem = kh_buf_slice(&n->tls_key);
+		/* EST clients may authenticate by certificate (RFC 7030 3.3.2); api/est.c checks
+		 * it. */
+		o.request_client_cert = true;
 	}
 	return listen_with(n, addr, &o, serve_shared, n, out);
 }
