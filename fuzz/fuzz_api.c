@@ -176,6 +176,7 @@ enum route_flags {
 	R_PKI_CA = 1u << 17,    /* {0} is a CA id */
 	R_TAIL = 1u << 18,      /* the last {} is the rest of the path ('/' included) */
 	R_RAW_BODY = 1u << 19,  /* the body is not JSON (415 for a JSON one is right) */
+	R_EST = 1u << 20,       /* EST (RFC 7030): its own authentication, text/plain errors, 202 */
 };
 
 /* Per-key roles (API.md), as bits of the roles that allow a key route. */
@@ -299,6 +300,16 @@ static const struct route routes[] = {
     {"GET", "/v1/sys/backups", R_OPERATOR, 0},
     {"POST", "/v1/pki/kmc/backup", R_OPERATOR, 0},
     {"POST", "/v1/pki/kmc/restore", R_OPERATOR, 0},
+    {"GET", "/.well-known/est/cacerts", R_PUBLIC | R_PKI | R_BINARY | R_EST, 0},
+    {"GET", "/.well-known/est/csrattrs", R_PUBLIC | R_PKI | R_BINARY | R_EST, 0},
+    {"POST", "/.well-known/est/simpleenroll", R_PUBLIC | R_PKI | R_EST | R_RAW_BODY, 0},
+    {"POST", "/.well-known/est/simplereenroll", R_PUBLIC | R_PKI | R_EST | R_RAW_BODY, 0},
+    {"POST", "/.well-known/est/serverkeygen", R_PUBLIC | R_PKI | R_EST | R_RAW_BODY, 0},
+    {"GET", "/.well-known/est/{}/cacerts", R_PUBLIC | R_PKI | R_BINARY | R_EST, 0},
+    {"GET", "/.well-known/est/{}/csrattrs", R_PUBLIC | R_PKI | R_BINARY | R_EST, 0},
+    {"POST", "/.well-known/est/{}/simpleenroll", R_PUBLIC | R_PKI | R_EST | R_RAW_BODY, 0},
+    {"POST", "/.well-known/est/{}/simplereenroll", R_PUBLIC | R_PKI | R_EST | R_RAW_BODY, 0},
+    {"POST", "/.well-known/est/{}/serverkeygen", R_PUBLIC | R_PKI | R_EST | R_RAW_BODY, 0},
 };
 #define ROUTE_COUNT COUNT(routes)
 
@@ -1165,6 +1176,8 @@ static void check_status(const struct exchange *x)
 	bool known = false;
 	for (size_t i = 0; i < COUNT(documented); i++)
 		known |= status == documented[i];
+	/* EST: 202 while a request waits for approval (RFC 7030 4.2.3). */
+	known |= status == 202 && x->match != NULL && (x->match->flags & R_EST) != 0;
 	/* Health answers 501 on a store never initialised (API.md "System"). */
 	known |= status == 501 && !x->initialized_after && x->match != NULL &&
 	         strcmp(x->match->pattern, "/v1/sys/health") == 0;
@@ -1284,6 +1297,15 @@ static void check_document(const struct exchange *x)
 	              (resp->status == 503 || resp->status == 501);
 	struct kh_json *doc = NULL;
 	char err[128];
+	/* EST answers in its own media types, errors in text/plain (api/est.c). */
+	if (x->match != NULL && (x->match->flags & R_EST) != 0) {
+		CHECK(resp->status == 204 || resp->status == 202 || resp->content_type != NULL);
+		CHECK(resp->status != 204 || resp->body.len == 0);
+		CHECK(resp->status != 401 || header_of(resp, "WWW-Authenticate") != NULL);
+		CHECK((resp->status != 503 && resp->status != 429) ||
+		      header_of(resp, "Retry-After") != NULL);
+		return;
+	}
 	if (resp->content_type != NULL) {
 		CHECK((strcmp(x->req->path, "/metrics") == 0 ||
 		       (x->match != NULL && (x->match->flags & R_BINARY) != 0)) &&
@@ -1318,6 +1340,9 @@ static bool public_path(const char *path)
 {
 	/* The PKI's publication paths (/pki/{ca}/...) need no token. */
 	if (strncmp(path, "/pki/", 5) == 0)
+		return true;
+	/* EST authenticates by itself (Basic or a client certificate), never by a token. */
+	if (strncmp(path, "/.well-known/est/", 17) == 0)
 		return true;
 	for (size_t i = 0; i < COUNT(public_paths); i++)
 		if (strcmp(path, public_paths[i]) == 0)
