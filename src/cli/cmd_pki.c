@@ -20,6 +20,7 @@
 #include "cli/kh_cli.h"
 
 #define CA_NAME_MAX 48u          /* the CA's key is "pki-ca.<name>" */
+#define EST_LABEL_MAX 32u        /* KH_PKI_EST_LABEL_MAX */
 #define SUBJECT_MAX 1024u        /* an RFC 4514 name */
 #define VALIDITY_DAYS_MAX 36500u /* 100 years, the server's bound */
 #define PATH_LEN_MAX 255u
@@ -220,6 +221,25 @@ static int url_member(const struct cli_args *a, struct kh_json_writer *w, const 
 		                       opt, URL_MAX, update ? " (or \"\" for none)" : "");
 	string_member(w, member, v);
 	return KH_EXIT_OK;
+}
+
+/* --opt NAME of [A-Za-z0-9_.-] up to max (update: "" clears it). */
+static int name_member(const struct cli_args *a, struct kh_json_writer *w, const char *opt,
+                       const char *member, unsigned max, bool update)
+{
+	const char *v = cli_opt(a, opt);
+	if (v == NULL)
+		return KH_EXIT_OK;
+	if (!(update && v[0] == '\0') && !cli_segment_ok(v, max))
+		return cli_usage_error("--%s must be 1-%u of A-Z a-z 0-9 _ . -%s", opt, max,
+		                       update ? " (or \"\" for none)" : "");
+	string_member(w, member, v);
+	return KH_EXIT_OK;
+}
+
+static bool est_auth_ok(const char *v)
+{
+	return strcmp(v, "basic") == 0 || strcmp(v, "cert") == 0;
 }
 
 /* ---- paths ---- */
@@ -451,6 +471,12 @@ static int profile_members(const struct cli_args *a, struct kh_json_writer *w, b
 		ex = url_member(a, w, "ocsp-url", "ocsp_url", update);
 	if (ex == KH_EXIT_OK)
 		ex = url_member(a, w, "ca-issuers-url", "ca_issuers_url", update);
+	if (ex == KH_EXIT_OK)
+		ex = name_member(a, w, "dual-profile", "dual_profile", KH_LIMIT_NAME_MAX, update);
+	if (ex == KH_EXIT_OK)
+		ex = name_member(a, w, "est-label", "est_label", EST_LABEL_MAX, update);
+	if (ex == KH_EXIT_OK)
+		ex = list_member(a, w, "est-auth", "est_auth", est_auth_ok, "basic or cert");
 	return ex;
 }
 
@@ -784,10 +810,9 @@ static void show_cas(const struct kh_json *doc)
 static void show_profile(const struct kh_json *doc)
 {
 	static const char *const fields[] = {
-	    "name",      "key_types",          "validity_days",
-	    "key_usage", "extended_key_usage", "is_ca",
-	    "path_len",  "approval",           "kind",
-	    "crl_url",   "ocsp_url",           "ca_issuers_url",
+	    "name",     "key_types",      "validity_days", "key_usage", "extended_key_usage",
+	    "is_ca",    "path_len",       "approval",      "kind",      "crl_url",
+	    "ocsp_url", "ca_issuers_url", "dual_profile",  "est_label", "est_auth",
 	    NULL,
 	};
 	cli_show_fields(doc, fields);
@@ -1099,6 +1124,9 @@ static const struct cli_opt profile_create_opts[] = {
     {"crl-url", 0, "URL", "CRL distribution point written into each certificate"},
     {"ocsp-url", 0, "URL", "OCSP responder (AIA) written into each certificate"},
     {"ca-issuers-url", 0, "URL", "CA certificate location (AIA) written into each one"},
+    {"dual-profile", 0, "NAME", "encryption profile of the same CA issued with each request"},
+    {"est-label", 0, "LABEL", "serve over EST at /.well-known/est/LABEL/"},
+    {"est-auth", 0, "AUTH", "EST client authentication: basic, cert; repeat"},
     {NULL, 0, NULL, NULL},
 };
 static const struct cli_opt profile_update_opts[] = {
@@ -1114,6 +1142,9 @@ static const struct cli_opt profile_update_opts[] = {
     {"crl-url", 0, "URL", "CRL distribution point (\"\" for none)"},
     {"ocsp-url", 0, "URL", "OCSP responder URL (\"\" for none)"},
     {"ca-issuers-url", 0, "URL", "CA certificate URL (\"\" for none)"},
+    {"dual-profile", 0, "NAME", "encryption profile issued with each request (\"\" for none)"},
+    {"est-label", 0, "LABEL", "EST label (\"\" to stop serving over EST)"},
+    {"est-auth", 0, "AUTH", "replace the EST client authentications (basic, cert); repeat"},
     {NULL, 0, NULL, NULL},
 };
 static const struct cli_opt cert_out_opts[] = {

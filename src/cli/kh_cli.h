@@ -38,7 +38,7 @@ struct cli_opt {
 	const char *help;
 };
 
-#define CLI_MAX_OPTS 12u
+#define CLI_MAX_OPTS 16u /* options of one command (pki profile update has 15) */
 
 /* One option as given on the command line (for options that may be repeated). */
 struct cli_occurrence {

@@ -222,6 +222,27 @@ static void profile_update_sends_only_what_changes(void **state)
 	expect_call("profile list", get, 1, "GET", "/v1/pki/cas/3/profiles", NULL);
 }
 
+static void profile_est_and_dual_options(void **state)
+{
+	char *create[] = {"3",          "device",     "--est-label",    "devices",
+	                  "--est-auth", "basic,cert", "--dual-profile", "device-enc"};
+	char *update[] = {"3", "device", "--est-label", "", "--dual-profile", ""};
+	char *auth[] = {"3", "device", "--est-auth", "token"};
+	char *label[] = {"3", "device", "--est-label", "a/b"};
+	char *long_label[] = {"3", "device", "--est-label", "abcdefghijklmnopqrstuvwxyz0123456"};
+	char *empty_label[] = {"3", "device", "--est-label", ""};
+	(void)state;
+	expect_call("profile create", create, N(create), "POST", "/v1/pki/cas/3/profiles",
+	            "{\"name\":\"device\",\"dual_profile\":\"device-enc\","
+	            "\"est_label\":\"devices\",\"est_auth\":[\"basic\",\"cert\"]}");
+	expect_call("profile update", update, N(update), "PATCH", "/v1/pki/cas/3/profiles/device",
+	            "{\"dual_profile\":\"\",\"est_label\":\"\"}");
+	expect_usage("profile create", auth, N(auth));
+	expect_usage("profile create", label, N(label));
+	expect_usage("profile create", long_label, N(long_label));
+	expect_usage("profile create", empty_label, N(empty_label));
+}
+
 static void write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -529,6 +550,7 @@ int main(void)
 	    cmocka_unit_test(profile_create_sends_lists_in_order),
 	    cmocka_unit_test(profile_values_are_checked),
 	    cmocka_unit_test(profile_update_sends_only_what_changes),
+	    cmocka_unit_test(profile_est_and_dual_options),
 	    cmocka_unit_test(request_submit_carries_the_csr_pem),
 	    cmocka_unit_test(request_officer_commands),
 	    cmocka_unit_test(serials_are_hex_and_upper_cased),
