@@ -12,7 +12,7 @@
 # refused), no or wrong credentials 401 with the Basic challenge, a bad CSR 400, and on a
 # label that needs approval the 202 + Retry-After flow: the same CSR again finds the same
 # request (one pending request in the list), an ra-officer approves it, and the same CSR then
-# gets the certificate.
+# gets the certificate. An SM2 CA serves an SM2 CSR (signed with the GM/T ID) over its label too.
 set -euo pipefail
 
 keyholdd=$1
@@ -228,5 +228,30 @@ api POST "/v1/pki/requests/$req2/reject" '{"reason":"not ours"}' "$officer"
 want 200
 est POST /servers/simpleenroll srv2.csr -u "device1:$devtok"
 [[ $status == 403 ]] && grep -q "not ours" <<<"$body" || fail "rejected: $status $body"
+
+# ---- SM2: a CA, its label, an SM2 CSR (with the GM/T ID) enrolled over Basic ----
+api POST /v1/pki/cas '{"name":"est-sm2","kind":"root","key_type":"sm2","subject":"CN=EST Root SM2,O=keyhold","validity_days":3650}'
+want 201
+sm2=$(jq -r .id <<<"$body")
+jq -r .certificate_pem <<<"$body" >sm2-ca.pem
+api POST "/v1/pki/cas/$sm2/profiles" '{"name":"gm","key_types":["sm2"],"validity_days":30,"kind":"sign","est_label":"gm"}'
+want 201
+est GET /gm/csrattrs
+base64 -d out | openssl asn1parse -inform DER >attrs.txt
+grep -q ':sm2$' attrs.txt && grep -q ':SM2-with-SM3$' attrs.txt ||
+  fail "csrattrs sm2: $(cat attrs.txt)"
+est GET /gm/cacerts
+p7_certs gm-cacerts.pem
+cmp <(openssl x509 -in gm-cacerts.pem -outform DER) <(openssl x509 -in sm2-ca.pem -outform DER) ||
+  fail "the gm label does not serve the SM2 CA"
+openssl genpkey -algorithm SM2 -out gm.key 2>/dev/null
+openssl req -new -key gm.key -sm3 -sigopt distid:1234567812345678 -subj "/CN=gm.example.cn" \
+  -outform DER -out gm.der 2>/dev/null
+base64 gm.der >gm.csr
+est POST /gm/simpleenroll gm.csr -u "device1:$devtok"
+[[ $status == 200 ]] || fail "sm2 simpleenroll: $status $body"
+p7_certs gm.pem
+openssl x509 -in gm.pem -noout -issuer | grep -q "EST Root SM2" || fail "gm issuer"
+cmp <(openssl x509 -in gm.pem -noout -pubkey) <(openssl pkey -in gm.key -pubout) || fail "gm key"
 
 echo "est: ok"
