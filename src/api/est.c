@@ -408,11 +408,58 @@ static kh_rc certificate_answer(struct kh_api_call *c, struct enroll *e)
 	return rc;
 }
 
+/* RFC 7030 4.4.2: the private key then the certificate, each a base64 part. */
+#define BOUNDARY "est-keyhold-part"
+
+static kh_rc keygen_part(struct kh_buf *out, const char *type, struct kh_slice der)
+{
+	KH_GUARD(kh_buf_append_cstr(out, "--" BOUNDARY "\r\nContent-Type: "));
+	KH_GUARD(kh_buf_append_cstr(out, type));
+	KH_GUARD(kh_buf_append_cstr(out, "\r\nContent-Transfer-Encoding: base64\r\n\r\n"));
+	KH_GUARD(kh_base64_encode(der, out));
+	return kh_buf_append_cstr(out, "\r\n");
+}
+
+/*
+ * The envelope is the KMC's (kh_pki_request_envelope, audited "pki.kmc.deliver"): for an RSA or
+ * EC CSR key a CMS EnvelopedData of the PKCS#8 (RFC 7030 4.4.2 with the CSR's key as the
+ * recipient, smime-type=server-generated-key); for an SM2 CSR key the GM/T envelope, which has
+ * no MIME type of its own.
+ */
+static kh_rc keygen_answer(struct kh_api_call *c, struct enroll *e)
+{
+	enum kh_envelope_form form = 0;
+	struct kh_buf env, cert;
+	kh_buf_init(&env, KH_LIMIT_KEY_ENCODED_BYTES, KH_BUF_PLAIN); /* ciphertext */
+	kh_buf_init(&cert, KH_LIMIT_BODY_BYTES, KH_BUF_PLAIN);
+	kh_rc rc = kh_pki_request_envelope(c->api->pki, &c->who, e->req.id, &form, &env);
+	if (rc == KH_OK)
+		rc = kh_pki_est_certificate(c->api->pki, &c->who, e->req.serial, &cert);
+	if (rc != KH_OK) {
+		rc = est_fail(c, rc,
+		              rc == KH_ERR_NOT_FOUND ? "the key is not there to deliver" : NULL);
+		goto out;
+	}
+	kh_buf_clear(&c->resp->body);
+	KH_GUARD_OUT(keygen_part(&c->resp->body,
+	                         form == KH_ENVELOPE_CMS
+	                             ? "application/pkcs7-mime; smime-type=server-generated-key"
+	                             : "application/octet-stream",
+	                         kh_buf_slice(&env)));
+	KH_GUARD_OUT(keygen_part(&c->resp->body, "application/pkcs7-mime; smime-type=certs-only",
+	                         kh_buf_slice(&cert)));
+	KH_GUARD_OUT(kh_buf_append_cstr(&c->resp->body, "--" BOUNDARY "--\r\n"));
+	c->resp->content_type = "multipart/mixed; boundary=" BOUNDARY;
+	c->status = 200;
+out:
+	kh_buf_cleanup(&env);
+	kh_buf_cleanup(&cert);
+	return rc;
+}
+
 static kh_rc answer_issued(struct kh_api_call *c, struct enroll *e, enum est_op op)
 {
-	if (op == EST_KEYGEN)
-		return est_fail(c, KH_ERR_INTERNAL, NULL);
-	return certificate_answer(c, e);
+	return op == EST_KEYGEN ? keygen_answer(c, e) : certificate_answer(c, e);
 }
 
 /* ---- routes ---- */

@@ -12,7 +12,8 @@
 # refused), no or wrong credentials 401 with the Basic challenge, a bad CSR 400, and on a
 # label that needs approval the 202 + Retry-After flow: the same CSR again finds the same
 # request (one pending request in the list), an ra-officer approves it, and the same CSR then
-# gets the certificate. An SM2 CA serves an SM2 CSR (signed with the GM/T ID) over its label too.
+# gets the certificate. serverkeygen answers the KMC's key pair, a CMS envelope that `openssl
+# cms -decrypt` opens with the CSR's key, and its certificate. An SM2 CA serves an SM2 CSR (signed with the GM/T ID) over its label too.
 set -euo pipefail
 
 keyholdd=$1
@@ -228,6 +229,34 @@ api POST "/v1/pki/requests/$req2/reject" '{"reason":"not ours"}' "$officer"
 want 200
 est POST /servers/simpleenroll srv2.csr -u "device1:$devtok"
 [[ $status == 403 ]] && grep -q "not ours" <<<"$body" || fail "rejected: $status $body"
+
+# ---- serverkeygen: the KMC makes the key pair, enveloped to the CSR's key ----
+csr kg "/CN=kg.example" ec ec_paramgen_curve:P-256
+est POST /devices/serverkeygen kg.csr -u "device1:$devtok"
+[[ $status == 200 ]] || fail "serverkeygen: $status $body"
+[[ $(hdr Content-Type) == "multipart/mixed; boundary=est-keyhold-part" ]] || fail "type $(hdr Content-Type)"
+tr -d '\r' <out | awk '
+  /^--est-keyhold-part/ { part++; head = 1; next }
+  head && /^$/ { head = 0; next }
+  head { print > ("head" part ".txt"); next }
+  part == 1 { print > "kg-key.b64" }
+  part == 2 { print > "kg-cert.b64" }'
+grep -qx 'Content-Type: application/pkcs7-mime; smime-type=server-generated-key' head1.txt ||
+  fail "key part: $(cat head1.txt)"
+grep -qx 'Content-Type: application/pkcs7-mime; smime-type=certs-only' head2.txt || fail "cert part: $(cat head2.txt)"
+base64 -d kg-key.b64 >kg-key.der
+openssl cms -decrypt -inform DER -in kg-key.der -inkey kg.key -out kg-p8.der 2>err ||
+  fail "the key part does not open with the CSR's key"
+base64 -d kg-cert.b64 | openssl pkcs7 -inform DER -print_certs -out kg.pem 2>err || fail "cert part"
+openssl verify -CAfile ec-ca.pem kg.pem >/dev/null || fail "kg does not verify"
+cmp <(openssl pkey -inform DER -in kg-p8.der -pubout) <(openssl x509 -in kg.pem -noout -pubkey) ||
+  fail "the delivered private key is not the certificate's"
+cmp -s <(openssl pkey -in kg.key -pubout) <(openssl x509 -in kg.pem -noout -pubkey) &&
+  fail "serverkeygen certified the CSR's own key"
+# On the approval label: 202 like simpleenroll.
+csr kg2 "/CN=kg2.example" ec ec_paramgen_curve:P-256
+est POST /servers/serverkeygen kg2.csr -u "device1:$devtok"
+[[ $status == 202 ]] || fail "serverkeygen pending: $status $body"
 
 # ---- SM2: a CA, its label, an SM2 CSR (with the GM/T ID) enrolled over Basic ----
 api POST /v1/pki/cas '{"name":"est-sm2","kind":"root","key_type":"sm2","subject":"CN=EST Root SM2,O=keyhold","validity_days":3650}'
