@@ -100,6 +100,14 @@ extern const struct kh_api_route kh_api_xks_routes[];
 extern const struct kh_api_route kh_api_pki_routes[];
 extern const struct kh_api_route kh_api_backup_routes[];
 extern const struct kh_api_route kh_api_est_routes[];
+extern const struct kh_api_route kh_api_kmc_routes[];
+
+/* ---- PKI objects shared by pki.c and kmc.c ---- */
+
+struct kh_pki_request;
+/* Writes a registration request object (API.md "PKI"), with the certificate's PEM when it is
+ * issued, as the answer of c. */
+KH_MUST_CHECK kh_rc kh_api_pki_write_request(struct kh_api_call *c, const struct kh_pki_request *r);
 
 /* ---- metrics (metrics.c) ---- */
 

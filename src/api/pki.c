@@ -868,6 +868,11 @@ static kh_rc write_request(struct kh_api_call *c, struct kh_json_writer *w,
 	return KH_OK;
 }
 
+kh_rc kh_api_pki_write_request(struct kh_api_call *c, const struct kh_pki_request *r)
+{
+	return write_request(c, &c->w, r, true, NULL);
+}
+
 static kh_rc request_error(struct kh_api_call *c, kh_rc rc)
 {
 	return pki_error(c, rc, "no such request", "the request is decided already");

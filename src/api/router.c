@@ -106,7 +106,7 @@ static void write_error(struct kh_api_call *c, kh_rc rc)
 static const struct kh_api_route *const route_tables[] = {
     kh_api_sys_routes,     kh_api_key_routes,     kh_api_crypto_routes, kh_api_audit_routes,
     kh_api_webhook_routes, kh_api_metrics_routes, kh_api_xks_routes,    kh_api_pki_routes,
-    kh_api_backup_routes,  kh_api_est_routes,
+    kh_api_backup_routes,  kh_api_est_routes,     kh_api_kmc_routes,
 };
 
 /* Matches path against the route's pattern, capturing {} segments; true on a match. */
