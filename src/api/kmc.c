@@ -58,7 +58,8 @@ static kh_rc kmc_error(struct kh_api_call *c, kh_rc rc, const char *not_found,
 		return kh_api_fail(
 		    c, rc, "the CSR's signature does not verify (failed proof of possession)");
 	case KH_ERR_BAD_INPUT:
-		return kh_api_fail(c, rc, "a value is outside the rules of the key management centre");
+		return kh_api_fail(c, rc,
+		                   "a value is outside the rules of the key management centre");
 	default:
 		return kh_api_key_error(c, rc);
 	}
@@ -104,7 +105,8 @@ static kh_rc no_envelope(struct kh_api_call *c, int64_t id)
 		rc = kh_api_fail(c, KH_ERR_CONFLICT,
 		                 "the request is pending: its envelope comes with its approval");
 	else if (r->status == KH_PKI_REQ_REJECTED)
-		rc = kh_api_fail(c, KH_ERR_CONFLICT, "the request was rejected: it has no envelope");
+		rc =
+		    kh_api_fail(c, KH_ERR_CONFLICT, "the request was rejected: it has no envelope");
 	else
 		rc = kh_api_fail(c, KH_ERR_NOT_FOUND,
 		                 "the request has no envelope: its profile has no dual_profile");
@@ -140,8 +142,7 @@ static kh_rc kmc_request_update(struct kh_api_call *c)
 	KH_ENSURE(r != NULL, KH_ERR_NOMEM);
 	kh_rc rc = id_param(c, "no such request", &id);
 	if (rc == KH_OK)
-		rc = kmc_error(c, kh_pki_kmc_update(c->api->pki, &c->who, id, r),
-		               "no such request",
+		rc = kmc_error(c, kh_pki_kmc_update(c->api->pki, &c->who, id, r), "no such request",
 		               "only the submitter, a kms-manager or the operator updates the "
 		               "encryption key pair of a request",
 		               "only an issued request of a profile with a dual_profile has an "
@@ -205,8 +206,8 @@ static void write_key(struct kh_json_writer *w, const struct kh_kmc_key *k)
 	kh_json_object_end(w);
 }
 
-#define ARCHIVE_FORBIDDEN                                                                      \
-	"only the operator, a kms-manager or a recovery-officer reads the key management "        \
+#define ARCHIVE_FORBIDDEN                                                                          \
+	"only the operator, a kms-manager or a recovery-officer reads the key management "         \
 	"centre's archive"
 
 struct key_page {
@@ -240,7 +241,8 @@ static kh_rc kmc_key_list(struct kh_api_call *c)
 	kh_json_key(&c->w, "keys");
 	kh_json_array_begin(&c->w);
 	KH_GUARD(kmc_error(c, kh_pki_kmc_key_list(c->api->pki, &c->who, &f, key_one, &pg, &more),
-	                   "no such key store", ARCHIVE_FORBIDDEN, "the archive cannot be read now"));
+	                   "no such key store", ARCHIVE_FORBIDDEN,
+	                   "the archive cannot be read now"));
 	kh_json_array_end(&c->w);
 	if (more && pg.last_id > 0)
 		kh_api_write_next(&c->w, pg.last_id);
@@ -266,16 +268,17 @@ static kh_rc kmc_pool(struct kh_api_call *c)
 {
 	const struct kh_principal *p = &c->who;
 	uint64_t depth[FAMILY_COUNT];
-	bool allowed = p->kind == KH_PRINCIPAL_OPERATOR ||
-	               (p->kind == KH_PRINCIPAL_ACCOUNT && (p->policies & KH_POLICY_KMS_MANAGER) != 0);
+	bool allowed =
+	    p->kind == KH_PRINCIPAL_OPERATOR ||
+	    (p->kind == KH_PRINCIPAL_ACCOUNT && (p->policies & KH_POLICY_KMS_MANAGER) != 0);
 	if (!allowed) {
 		KH_GUARD(kh_api_audit(c, "pki.kmc.pool", p->keystore_id, KH_ERR_FORBIDDEN, NULL));
 		return kh_api_fail(c, KH_ERR_FORBIDDEN,
 		                   "only the operator or a kms-manager reads the key pair pools");
 	}
 	for (size_t i = 0; i < FAMILY_COUNT; i++)
-		KH_GUARD(kh_api_key_error(c, kh_pki_kmc_depth(c->api->pki, families[i].type,
-		                                               &depth[i])));
+		KH_GUARD(kh_api_key_error(
+		    c, kh_pki_kmc_depth(c->api->pki, families[i].type, &depth[i])));
 	kh_json_object_begin(&c->w);
 	kh_json_key(&c->w, "size");
 	kh_json_uint(&c->w, kh_pki_kmc_pool_size(c->api->pki));
@@ -323,7 +326,7 @@ static void write_recovery(struct kh_json_writer *w, const struct kh_kmc_recover
 	kh_json_object_end(w);
 }
 
-#define RECOVERY_READERS_FORBIDDEN                                                             \
+#define RECOVERY_READERS_FORBIDDEN                                                                 \
 	"only the requester, a recovery-officer, a kms-manager or the operator reads a recovery"
 
 /* A serial as pki/ stores it: 1..40 hex digits, upper-cased. */
@@ -381,8 +384,8 @@ static kh_rc kmc_recovery_request(struct kh_api_call *c)
 	char serial[KH_PKI_SERIAL_HEX_MAX], reason[KH_PKI_REASON_TEXT_MAX];
 	char message[KH_PKI_MESSAGE_MAX] = "";
 	KH_GUARD(recovery_ask_decode(c, &ask, serial, reason));
-	kh_rc rc = kh_pki_kmc_recovery_request(c->api->pki, &c->who, &ask, &r, message,
-	                                       sizeof(message));
+	kh_rc rc =
+	    kh_pki_kmc_recovery_request(c->api->pki, &c->who, &ask, &r, message, sizeof(message));
 	if (rc != KH_OK && rc != KH_ERR_FORBIDDEN && message[0] != '\0')
 		return kh_api_fail(c, rc, message);
 	KH_GUARD(kmc_error(c, rc, "the certificate has no archived key pair",
@@ -512,10 +515,11 @@ static kh_rc kmc_recovery_envelope(struct kh_api_call *c)
 	else if (rc == KH_ERR_CONFLICT)
 		rc = recovery_conflict(c, id, false);
 	else
-		rc = kmc_error(c, rc, "no such recovery",
-		               "only the requester fetches the envelope: it is sealed to the key of "
-		               "their CSR",
-		               "the envelope cannot be fetched now");
+		rc =
+		    kmc_error(c, rc, "no such recovery",
+		              "only the requester fetches the envelope: it is sealed to the key of "
+		              "their CSR",
+		              "the envelope cannot be fetched now");
 	kh_buf_cleanup(&env);
 	return rc;
 }

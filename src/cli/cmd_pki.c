@@ -59,6 +59,7 @@ static const char *const reasons[] = {
 static const char *const ca_kinds[] = {"root", "intermediate", "external", NULL};
 static const char *const approvals[] = {"auto", "required", NULL};
 static const char *const cert_kinds[] = {"sign", "encrypt", "both", NULL};
+static const char *const envelope_forms[] = {"skf", "gmt0009", "cms", NULL};
 static const char *const request_states[] = {"pending", "approved", "rejected", "issued", NULL};
 static const char *const cert_states[] = {"good", "revoked", "hold", NULL};
 static const char *const cert_labels[] = {"-----BEGIN CERTIFICATE-----", NULL};
@@ -533,7 +534,11 @@ static int build_request_submit(const struct cli_args *a, struct cli_pki_call *o
 	kh_json_key(&out->body.w, "ca");
 	kh_json_uint(&out->body.w, ca);
 	string_member(&out->body.w, "profile", cli_pos(a, 1));
-	return read_pem(cli_pos(a, 2), "certificate request", labels, out, "csr");
+	ex = enum_member(a, &out->body.w, "envelope-form", "envelope_form", envelope_forms,
+	                 "skf, gmt0009 or cms");
+	return ex != KH_EXIT_OK
+	           ? ex
+	           : read_pem(cli_pos(a, 2), "certificate request", labels, out, "csr");
 }
 
 static int build_request_list(const struct cli_args *a, struct cli_pki_call *out)
@@ -828,8 +833,10 @@ static void show_profiles(const struct kh_json *doc)
 
 static void show_request(const struct kh_json *doc)
 {
-	static const char *const fields[] = {"id",      "ca",     "profile", "status",
-	                                     "subject", "serial", "message", NULL};
+	static const char *const fields[] = {
+	    "id",      "ca",     "profile",           "status",
+	    "subject", "serial", "encryption_serial", "envelope_form",
+	    "message", NULL};
 	cli_show_fields(doc, fields);
 }
 
@@ -1151,6 +1158,11 @@ static const struct cli_opt cert_out_opts[] = {
     {"output", 'o', "FILE", "write the certificate (PEM) here once issued"},
     {NULL, 0, NULL, NULL},
 };
+static const struct cli_opt submit_opts[] = {
+    {"output", 'o', "FILE", "write the certificate (PEM) here once issued"},
+    {"envelope-form", 0, "FORM", "dual profile: skf, gmt0009 or cms (default: by the key type)"},
+    {NULL, 0, NULL, NULL},
+};
 static const struct cli_opt request_list_opts[] = {
     {"status", 0, "STATUS", "pending, approved, rejected or issued"},
     {"ca", 0, "ID", "only this CA's requests"},
@@ -1234,7 +1246,7 @@ const struct cli_cmd cli_pki_cmds[] = {
     {"pki", "profile update", "CA NAME", "change a profile", profile_update_opts, 2, 2,
      profile_show, 0},
     {"pki", "request submit", "CA PROFILE CSR_FILE",
-     "submit a PKCS#10 request (PEM; - reads stdin)", cert_out_opts, 3, 3, request_issue, 0},
+     "submit a PKCS#10 request (PEM; - reads stdin)", submit_opts, 3, 3, request_issue, 0},
     {"pki", "request list", "", "list registration requests", request_list_opts, 0, 0, request_list,
      0},
     {"pki", "request get", "ID", "show a registration request", NULL, 1, 1, request_show, 0},

@@ -83,6 +83,7 @@ extern const struct cli_cmd cli_envelope_cmds[];
 extern const struct cli_cmd cli_local_cmds[];
 extern const struct cli_cmd cli_xks_cmds[];
 extern const struct cli_cmd cli_pki_cmds[];
+extern const struct cli_cmd cli_kmc_cmds[];
 
 /* Parses the arguments after the command's name into out (options of the command and the
  * global ones). Exit code; *out_done when --help was answered. */

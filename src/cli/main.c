@@ -18,7 +18,7 @@
 
 static const struct cli_cmd *const tables[] = {
     cli_key_cmds,      cli_grant_cmds, cli_crypto_cmds, cli_sys_cmds, cli_audit_cmds,
-    cli_envelope_cmds, cli_local_cmds, cli_xks_cmds,    cli_pki_cmds,
+    cli_envelope_cmds, cli_local_cmds, cli_xks_cmds,    cli_pki_cmds, cli_kmc_cmds,
 };
 
 static const char global_help[] =
