@@ -310,6 +310,17 @@ static const struct route routes[] = {
     {"POST", "/.well-known/est/{}/simpleenroll", R_PUBLIC | R_PKI | R_EST | R_RAW_BODY, 0},
     {"POST", "/.well-known/est/{}/simplereenroll", R_PUBLIC | R_PKI | R_EST | R_RAW_BODY, 0},
     {"POST", "/.well-known/est/{}/serverkeygen", R_PUBLIC | R_PKI | R_EST | R_RAW_BODY, 0},
+    {"GET", "/v1/pki/requests/{}/envelope", R_PKI, 0},
+    {"POST", "/v1/pki/requests/{}/update-encryption", R_PKI, 0},
+    {"GET", "/v1/pki/kmc/keys", R_PKI, 0},
+    {"GET", "/v1/pki/kmc/keys/{}", R_PKI, 0},
+    {"GET", "/v1/pki/kmc/pool", R_PKI | R_AUDIT, 0},
+    {"POST", "/v1/pki/kmc/recoveries", R_PKI, 0},
+    {"GET", "/v1/pki/kmc/recoveries", R_PKI, 0},
+    {"GET", "/v1/pki/kmc/recoveries/{}", R_PKI, 0},
+    {"POST", "/v1/pki/kmc/recoveries/{}/approve", R_PKI, 0},
+    {"POST", "/v1/pki/kmc/recoveries/{}/reject", R_PKI, 0},
+    {"GET", "/v1/pki/kmc/recoveries/{}/envelope", R_PKI, 0},
 };
 #define ROUTE_COUNT COUNT(routes)
 
