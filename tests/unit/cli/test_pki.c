@@ -287,6 +287,38 @@ static void request_submit_carries_the_csr_pem(void **state)
 	kh_test_rmtree(dir);
 }
 
+/* Dual certificates: the signing profile names its encrypt twin; a submission may pick the
+ * envelope's form. */
+static void dual_profile_and_envelope_form(void **state)
+{
+	char dir[256], csr[300];
+	(void)state;
+	char *create[] = {"3", "gm-sign", "--kind", "sign", "--dual-profile", "gm-enc"};
+	char *clear[] = {"3", "gm-sign", "--dual-profile", ""};
+	char *empty[] = {"3", "gm-sign", "--dual-profile", ""};
+	char *bad[] = {"3", "gm-sign", "--dual-profile", "gm enc"};
+	expect_call("profile create", create, N(create), "POST", "/v1/pki/cas/3/profiles",
+	            "{\"name\":\"gm-sign\",\"kind\":\"sign\",\"dual_profile\":\"gm-enc\"}");
+	expect_call("profile update", clear, N(clear), "PATCH", "/v1/pki/cas/3/profiles/gm-sign",
+	            "{\"dual_profile\":\"\"}");
+	expect_usage("profile create", empty, N(empty));
+	expect_usage("profile create", bad, N(bad));
+	expect_usage("profile update", bad, N(bad));
+
+	kh_test_tmpdir(dir, sizeof(dir));
+	snprintf(csr, sizeof(csr), "%s/req.csr", dir);
+	write_file(csr, "-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n"
+	                "-----END CERTIFICATE REQUEST-----\n");
+	char *gmt[] = {"3", "gm-sign", csr, "--envelope-form", "gmt0009"};
+	char *bad_form[] = {"3", "gm-sign", csr, "--envelope-form", "pkcs12"};
+	expect_call("request submit", gmt, N(gmt), "POST", "/v1/pki/requests",
+	            "{\"ca\":3,\"profile\":\"gm-sign\",\"envelope_form\":\"gmt0009\","
+	            "\"csr\":\"-----BEGIN CERTIFICATE REQUEST-----\\nMIIB\\n-----END "
+	            "CERTIFICATE REQUEST-----\\n\"}");
+	expect_usage("request submit", bad_form, N(bad_form));
+	kh_test_rmtree(dir);
+}
+
 static void request_officer_commands(void **state)
 {
 	char *list[] = {"--status", "pending", "--ca", "3", "--limit", "100", "--next", "a b"};
@@ -552,6 +584,7 @@ int main(void)
 	    cmocka_unit_test(profile_update_sends_only_what_changes),
 	    cmocka_unit_test(profile_est_and_dual_options),
 	    cmocka_unit_test(request_submit_carries_the_csr_pem),
+	    cmocka_unit_test(dual_profile_and_envelope_form),
 	    cmocka_unit_test(request_officer_commands),
 	    cmocka_unit_test(serials_are_hex_and_upper_cased),
 	    cmocka_unit_test(certificate_commands),
