@@ -33,6 +33,8 @@ bench: deps
 	@echo
 	@build/release/bench/bench_keys
 	@echo
+	@build/release/bench/bench_pki
+	@echo
 	@bench/bench_server.sh build/release/src/keyholdd
 	@echo
 	@bench/bench_xks.sh build/release/src/keyholdd
