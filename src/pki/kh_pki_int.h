@@ -15,6 +15,11 @@
 
 struct kh_pki_ocsp_cache;
 
+/* Issuances choosing a KMC pair at once, at most (more wait for the pool's next pairs or make
+ * their own), and the spare pairs looked at per choice. */
+#define KH_PKI_KMC_RESERVED_MAX 256u
+#define KH_PKI_KMC_CHOICES 64u
+
 struct kh_pki {
 	struct kh_keys *keys;
 	struct kh_store *store;
@@ -30,6 +35,9 @@ struct kh_pki {
 	struct kh_barrier *barrier;
 	unsigned kmc_pool_size, kmc_retention_days, kmc_quorum, kmc_recovery_ttl_hours;
 	atomic_uint_fast64_t kmc_misses;
+	pthread_mutex_t kmc_mu; /* the pairs chosen by issuances in flight */
+	int64_t kmc_reserved[KH_PKI_KMC_RESERVED_MAX];
+	size_t kmc_reserved_n;
 };
 
 /* Who a function admits (kh_pki_may). */
@@ -150,21 +158,29 @@ enum kh_pkey_type kh_pki_kmc_family(enum kh_pkey_type t);
 /* "sm2", "ecdsa-p256", ... as the API names key types. */
 const char *kh_pki_pkey_type_name(enum kh_pkey_type t);
 
-/* A pair taken for one certificate: its archive row and its private key. */
+/* A pair taken for one certificate: its archive row (0 until bound when made on demand) and
+ * its private key. */
 struct kh_pki_kmc_pair {
 	int64_t id;
+	enum kh_pkey_type family;
 	struct kh_pkey *key;
+	bool made; /* the pool was dry: made now, archived by the bind */
+	struct kh_buf made_priv, made_pub;
 };
-/* Takes a spare pair of the family, in use but not yet bound to a certificate; when the pool
- * is dry, makes and archives one at once. */
+/* Chooses a spare pair of the family (reserved on this node until released) and loads its
+ * private key; when the pool is dry, makes one. */
 KH_MUST_CHECK kh_rc kh_pki_kmc_take(struct kh_pki *pk, enum kh_pkey_type family,
                                     struct kh_pki_kmc_pair *out);
-/* After a failed issuance: the pair goes back to the pool (it never left the process). Frees. */
-void kh_pki_kmc_put_back(struct kh_pki *pk, struct kh_pki_kmc_pair *pair);
-void kh_pki_kmc_pair_free(struct kh_pki_kmc_pair *pair);
-/* Inside the issuing change: the taken pair is now the key of that certificate. */
-KH_MUST_CHECK kh_rc kh_pki_kmc_bind(struct kh_store_tx *tx, int64_t id, int64_t keystore_id,
-                                    int64_t ca_id, const char *serial, int64_t request_id);
+/* After the issuance, bound or not: the reservation ends and the key is freed. */
+void kh_pki_kmc_release(struct kh_pki *pk, struct kh_pki_kmc_pair *pair);
+struct kh_pki_kmc_use {
+	int64_t now, keystore_id, ca_id, request_id;
+	const char *serial;
+};
+/* Inside the issuing change: the pair leaves the pool (or, made on demand, is archived) as the
+ * key of that certificate; KH_ERR_CONFLICT when another node took it first. */
+KH_MUST_CHECK kh_rc kh_pki_kmc_bind(struct kh_pki *pk, struct kh_store_tx *tx,
+                                    struct kh_pki_kmc_pair *pair, const struct kh_pki_kmc_use *use);
 /* Inside a change: the pair in use by that certificate (if any) moves to history, kept for
  * the retention; out_id gets it (0: the certificate had none). */
 KH_MUST_CHECK kh_rc kh_pki_kmc_retire(struct kh_pki *pk, struct kh_store_tx *tx, const char *serial,

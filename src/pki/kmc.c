@@ -54,7 +54,6 @@ const char *kh_pki_pkey_type_name(enum kh_pkey_type t)
 
 #define FILL_BATCH 64u
 #define REFILL_PASS_NS (KH_NS_PER_SEC / 4)
-#define UNCLAIMED_NS (600 * KH_NS_PER_SEC)
 #define DAY_NS (INT64_C(86400) * KH_NS_PER_SEC)
 
 static void scope_of(int64_t id, char out[32])
@@ -180,12 +179,6 @@ kh_rc kh_pki_kmc_depth(struct kh_pki *pk, enum kh_pkey_type family, uint64_t *ou
 	return rc;
 }
 
-static kh_rc unclaimed_fn(struct kh_store_tx *tx, void *arg)
-{
-	struct kh_store_val v[] = {KH_SV_INT(*(const int64_t *)arg)};
-	return kh_store_exec(tx, &kh_q_kmc_key_unclaimed, v, 1, NULL);
-}
-
 kh_rc kh_pki_kmc_refill(struct kh_pki *pk, size_t budget, size_t *out_made)
 {
 	size_t made = 0;
@@ -193,8 +186,6 @@ kh_rc kh_pki_kmc_refill(struct kh_pki *pk, size_t budget, size_t *out_made)
 		*out_made = 0;
 	if (pk->barrier == NULL)
 		return KH_OK;
-	int64_t before = kh_clock_now(pk->clock) - UNCLAIMED_NS;
-	KH_GUARD(kh_store_write(pk->store, unclaimed_fn, &before));
 	/* Round-robin in small steps, so that a slow family (RSA) does not starve the others;
 	 * a pass ends after REFILL_PASS_NS so that the scheduler's other work is not held up. */
 	int64_t end = kh_clock_mono_ns() + REFILL_PASS_NS;
@@ -233,99 +224,142 @@ uint64_t kh_pki_kmc_pool_misses(struct kh_pki *pk)
 
 /* ---- taking a pair for a certificate ---- */
 
-struct take_arg {
-	struct kh_pki *pk;
-	enum kh_pkey_type family;
-	int64_t now;
-	struct kh_buf *priv; /* secure */
-	struct kh_buf *pub;  /* made on demand: store these */
-	int64_t id;
-};
-
-static kh_rc take_fn(struct kh_store_tx *tx, void *arg)
+/*
+ * A pair is chosen for an issuance before its certificate is signed (the certificate names its
+ * public key), but leaves the pool only in the issuance's own transaction (kh_pki_kmc_bind),
+ * so one durable commit covers both. Between the two it is reserved in memory, so that two
+ * issuances on this node never choose the same one; a node that finds its choice taken by
+ * another (a shared store) gets KH_ERR_CONFLICT from the bind.
+ */
+static bool reserve(struct kh_pki *pk, int64_t id)
 {
-	struct take_arg *a = arg;
+	bool ok = true;
+	pthread_mutex_lock(&pk->kmc_mu);
+	for (size_t i = 0; i < pk->kmc_reserved_n && ok; i++)
+		ok = pk->kmc_reserved[i] != id;
+	ok = ok && pk->kmc_reserved_n < KH_PKI_KMC_RESERVED_MAX;
+	if (ok)
+		pk->kmc_reserved[pk->kmc_reserved_n++] = id;
+	pthread_mutex_unlock(&pk->kmc_mu);
+	return ok;
+}
+
+static void unreserve(struct kh_pki *pk, int64_t id)
+{
+	pthread_mutex_lock(&pk->kmc_mu);
+	for (size_t i = 0; i < pk->kmc_reserved_n; i++)
+		if (pk->kmc_reserved[i] == id) {
+			pk->kmc_reserved[i] = pk->kmc_reserved[--pk->kmc_reserved_n];
+			break;
+		}
+	pthread_mutex_unlock(&pk->kmc_mu);
+}
+
+/* A spare pair of the family that no issuance of this node holds, reserved, its private key
+ * into priv; KH_ERR_NOT_FOUND when there is none. */
+static kh_rc choose(struct kh_pki *pk, enum kh_pkey_type family, int64_t *out_id,
+                    struct kh_buf *priv)
+{
+	struct kh_store_tx *tx = NULL;
 	struct kh_store_rows *rows = NULL;
-	bool found = false;
+	int64_t ids[KH_PKI_KMC_CHOICES];
+	size_t n = 0;
 	char scope[32];
-	if (a->pub == NULL) {
-		struct kh_store_val v[] = {KH_SV_INT(a->now),
-		                           KH_SV_TEXT(kh_pki_pkey_type_name(a->family))};
-		KH_GUARD(kh_store_query_one(tx, &kh_q_kmc_key_take, v, 2, &rows, &found));
-	} else {
-		struct kh_store_val v[] = {KH_SV_TEXT(kh_pki_pkey_type_name(a->family)),
-		                           KH_SV_TEXT("in_use"), KH_SV_BLOB(kh_buf_slice(a->pub)),
-		                           KH_SV_INT(a->now), KH_SV_INT(a->now)};
-		KH_GUARD(
-		    kh_store_query_one(tx, &kh_q_kmc_key_insert, v, KH_SV_COUNT(v), &rows, &found));
+	struct kh_store_val v[] = {KH_SV_TEXT(kh_pki_pkey_type_name(family)),
+	                           KH_SV_INT(KH_PKI_KMC_CHOICES)};
+	*out_id = 0;
+	KH_GUARD(kh_store_read_begin(pk->store, &tx));
+	kh_rc rc = kh_store_query(tx, &kh_q_kmc_key_spares, v, 2, &rows);
+	while (rc == KH_OK && n < KH_PKI_KMC_CHOICES) {
+		bool row = false;
+		rc = kh_store_rows_next(rows, &row);
+		if (rc != KH_OK || !row)
+			break;
+		rc = kh_store_rows_int(rows, 0, &ids[n]);
+		n += rc == KH_OK;
 	}
-	kh_rc rc = found ? kh_store_rows_int(rows, 0, &a->id) : KH_ERR_NOT_FOUND;
 	kh_store_rows_close(&rows);
-	KH_GUARD(rc);
-	scope_of(a->id, scope);
-	if (a->pub != NULL)
-		return kh_barrier_put(a->pk->barrier, tx, scope, kh_buf_slice(a->priv));
-	return kh_barrier_get(a->pk->barrier, tx, scope, a->priv);
+	for (size_t i = 0; rc == KH_OK && i < n && *out_id == 0; i++)
+		if (reserve(pk, ids[i]))
+			*out_id = ids[i];
+	if (rc == KH_OK && *out_id == 0)
+		rc = KH_ERR_NOT_FOUND;
+	if (rc == KH_OK) {
+		scope_of(*out_id, scope);
+		rc = kh_barrier_get(pk->barrier, tx, scope, priv);
+		if (rc != KH_OK)
+			unreserve(pk, *out_id);
+	}
+	kh_store_read_end(&tx);
+	return rc;
 }
 
 kh_rc kh_pki_kmc_take(struct kh_pki *pk, enum kh_pkey_type family, struct kh_pki_kmc_pair *out)
 {
-	struct kh_buf priv, pub;
-	*out = (struct kh_pki_kmc_pair){0};
+	struct kh_buf priv;
+	*out = (struct kh_pki_kmc_pair){.family = family};
 	KH_ENSURE(pk->barrier != NULL, KH_ERR_CONFLICT);
 	KH_ENSURE(family_ok(family), KH_ERR_BAD_INPUT);
 	kh_buf_init(&priv, KH_LIMIT_KEY_ENCODED_BYTES, KH_BUF_SECURE);
-	kh_buf_init(&pub, KH_LIMIT_KEY_ENCODED_BYTES, KH_BUF_PLAIN);
-	struct take_arg a = {pk, family, kh_clock_now(pk->clock), &priv, NULL, 0};
-	kh_rc rc = kh_store_write(pk->store, take_fn, &a);
+	kh_rc rc = choose(pk, family, &out->id, &priv);
 	if (rc == KH_ERR_NOT_FOUND) {
-		/* The pool is dry: make this one now (archived the same way) and count the miss. */
+		/* The pool is dry: make this one now (the bind archives it) and count the miss. */
 		atomic_fetch_add_explicit(&pk->kmc_misses, 1, memory_order_relaxed);
-		kh_buf_clear(&priv);
-		rc = make_pair(family, &priv, &pub);
-		a.pub = &pub;
+		kh_buf_init(&out->made_priv, KH_LIMIT_KEY_ENCODED_BYTES, KH_BUF_SECURE);
+		kh_buf_init(&out->made_pub, KH_LIMIT_KEY_ENCODED_BYTES, KH_BUF_PLAIN);
+		out->made = true;
+		rc = make_pair(family, &out->made_priv, &out->made_pub);
 		if (rc == KH_OK)
-			rc = kh_store_write(pk->store, take_fn, &a);
+			rc = kh_buf_append(&priv, kh_buf_slice(&out->made_priv));
 	}
 	if (rc == KH_OK)
 		rc = kh_pkey_import_private(kh_buf_slice(&priv), &out->key);
-	if (rc == KH_OK)
-		out->id = a.id;
-	else if (a.id != 0)
-		kh_pki_kmc_put_back(pk, &(struct kh_pki_kmc_pair){.id = a.id});
 	kh_buf_cleanup(&priv);
-	kh_buf_cleanup(&pub);
+	if (rc != KH_OK)
+		kh_pki_kmc_release(pk, out);
 	return rc;
 }
 
-static kh_rc put_back_fn(struct kh_store_tx *tx, void *arg)
+void kh_pki_kmc_release(struct kh_pki *pk, struct kh_pki_kmc_pair *pair)
 {
-	struct kh_store_val v[] = {KH_SV_INT(*(const int64_t *)arg)};
-	return kh_store_exec(tx, &kh_q_kmc_key_put_back, v, 1, NULL);
-}
-
-void kh_pki_kmc_put_back(struct kh_pki *pk, struct kh_pki_kmc_pair *pair)
-{
-	if (pair->id != 0 && kh_store_write(pk->store, put_back_fn, &pair->id) != KH_OK)
-		KH_LOG_WARN("a KMC key pair could not go back to the pool; the refill will take it"
-		            " back later",
-		            KH_LF_INT("pair", pair->id));
-	kh_pki_kmc_pair_free(pair);
-}
-
-void kh_pki_kmc_pair_free(struct kh_pki_kmc_pair *pair)
-{
+	if (pair->id != 0 && !pair->made)
+		unreserve(pk, pair->id);
+	if (pair->made) {
+		kh_buf_cleanup(&pair->made_priv);
+		kh_buf_cleanup(&pair->made_pub);
+	}
 	kh_pkey_free(&pair->key);
-	pair->id = 0;
+	*pair = (struct kh_pki_kmc_pair){0};
 }
 
-kh_rc kh_pki_kmc_bind(struct kh_store_tx *tx, int64_t id, int64_t keystore_id, int64_t ca_id,
-                      const char *serial, int64_t request_id)
+kh_rc kh_pki_kmc_bind(struct kh_pki *pk, struct kh_store_tx *tx, struct kh_pki_kmc_pair *pair,
+                      const struct kh_pki_kmc_use *use)
 {
 	uint64_t changed = 0;
-	struct kh_store_val v[] = {KH_SV_INT(keystore_id), KH_SV_INT(ca_id), KH_SV_TEXT(serial),
-	                           request_id != 0 ? KH_SV_INT(request_id) : KH_SV_NULL,
-	                           KH_SV_INT(id)};
+	if (pair->made) {
+		/* Made on demand: archived now, in use from the start. */
+		struct kh_store_rows *rows = NULL;
+		bool found = false;
+		char scope[32];
+		struct kh_store_val v[] = {
+		    KH_SV_TEXT(kh_pki_pkey_type_name(pair->family)), KH_SV_TEXT("spare"),
+		    KH_SV_BLOB(kh_buf_slice(&pair->made_pub)), KH_SV_INT(use->now), KH_SV_NULL};
+		KH_GUARD(
+		    kh_store_query_one(tx, &kh_q_kmc_key_insert, v, KH_SV_COUNT(v), &rows, &found));
+		kh_rc rc = found ? kh_store_rows_int(rows, 0, &pair->id) : KH_ERR_STORAGE;
+		kh_store_rows_close(&rows);
+		KH_GUARD(rc);
+		scope_of(pair->id, scope);
+		KH_GUARD(kh_barrier_put(pk->barrier, tx, scope, kh_buf_slice(&pair->made_priv)));
+	}
+	struct kh_store_val v[] = {
+	    KH_SV_INT(use->now),
+	    KH_SV_INT(use->keystore_id),
+	    KH_SV_INT(use->ca_id),
+	    KH_SV_TEXT(use->serial),
+	    use->request_id != 0 ? KH_SV_INT(use->request_id) : KH_SV_NULL,
+	    KH_SV_INT(pair->id),
+	};
 	KH_GUARD(kh_store_exec(tx, &kh_q_kmc_key_bind, v, KH_SV_COUNT(v), &changed));
 	KH_ENSURE(changed == 1, KH_ERR_CONFLICT);
 	return KH_OK;

@@ -26,6 +26,10 @@ kh_rc kh_pki_new(const struct kh_pki_options *opts, struct kh_pki **out)
 	pk->clock = opts->clock;
 	pk->sign_max = opts->ocsp_sign_max != 0 ? opts->ocsp_sign_max : KH_PKI_OCSP_SIGN_DEFAULT;
 	pk->barrier = opts->barrier;
+	if (pthread_mutex_init(&pk->kmc_mu, NULL) != 0) {
+		kh_free(&pk);
+		return KH_ERR_INTERNAL;
+	}
 	pk->kmc_pool_size =
 	    opts->kmc_pool_size != 0 ? opts->kmc_pool_size : KH_PKI_KMC_POOL_DEFAULT;
 	pk->kmc_retention_days = opts->kmc_retention_days != 0 ? opts->kmc_retention_days
@@ -70,6 +74,7 @@ void kh_pki_free(struct kh_pki **pk)
 	kh_pki_ocsp_cache_free(&(*pk)->ocsp);
 	pthread_cond_destroy(&(*pk)->sign_cv);
 	pthread_mutex_destroy(&(*pk)->sign_mu);
+	pthread_mutex_destroy(&(*pk)->kmc_mu);
 	kh_free(pk);
 }
 

@@ -143,7 +143,7 @@ static void ctx_cleanup(struct ctx *c)
 	kh_buf_cleanup(&c->issued.der);
 	kh_buf_cleanup(&c->enc_issued.der);
 	kh_buf_cleanup(&c->envelope);
-	kh_pki_kmc_pair_free(&c->pair);
+	kh_pki_kmc_release(c->pk, &c->pair);
 	kh_free(&c->pair_csr);
 }
 
@@ -298,8 +298,6 @@ static kh_rc issue_all(struct ctx *c, struct kh_pki_change *ch)
 			break;
 		rc = i + 1 < SERIAL_TRIES ? KH_OK : KH_ERR_INTERNAL;
 	}
-	if (rc != KH_OK && c->pair.id != 0)
-		kh_pki_kmc_put_back(c->pk, &c->pair);
 	return rc;
 }
 
@@ -317,8 +315,6 @@ static kh_rc issue_pair_only(struct ctx *c, struct kh_pki_change *ch)
 			break;
 		rc = i + 1 < SERIAL_TRIES ? KH_OK : KH_ERR_INTERNAL;
 	}
-	if (rc != KH_OK && c->pair.id != 0)
-		kh_pki_kmc_put_back(c->pk, &c->pair);
 	return rc;
 }
 
@@ -333,8 +329,12 @@ static kh_rc store_pair(struct kh_pki_change *ch, struct kh_store_tx *tx, struct
 		KH_GUARD(kh_pki_issue_store(tx, &c->enc_issue, &c->enc_issued, c->request_id));
 		serial = c->enc_issued.serial_hex;
 	}
-	KH_GUARD(
-	    kh_pki_kmc_bind(tx, c->pair.id, c->ca.keystore_id, c->ca.id, serial, c->request_id));
+	struct kh_pki_kmc_use use = {.now = ch->now,
+	                             .keystore_id = c->ca.keystore_id,
+	                             .ca_id = c->ca.id,
+	                             .request_id = c->request_id,
+	                             .serial = serial};
+	KH_GUARD(kh_pki_kmc_bind(c->pk, tx, &c->pair, &use));
 	struct kh_store_val v[] = {
 	    c->server_keygen ? KH_SV_NULL : KH_SV_TEXT(serial),
 	    KH_SV_BLOB(kh_buf_slice(&c->envelope)),

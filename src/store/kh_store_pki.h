@@ -218,13 +218,10 @@ enum kh_q_kmc_key_col {
 extern const struct kh_store_query kh_q_kmc_key_insert;
 /* algorithm -> count of spare pairs */
 extern const struct kh_store_query kh_q_kmc_key_depth;
-/* now, algorithm -> id of the spare pair taken (in use, not yet bound to a certificate) */
-extern const struct kh_store_query kh_q_kmc_key_take;
-/* id: a taken pair whose issuance failed goes back to the pool */
-extern const struct kh_store_query kh_q_kmc_key_put_back;
-/* before: pairs taken before `before` and never bound (a crash mid-issuance) go back */
-extern const struct kh_store_query kh_q_kmc_key_unclaimed;
-/* keystore_id, ca_id, serial, request_id (or NULL), id */
+/* algorithm, limit -> id of spare pairs, oldest first */
+extern const struct kh_store_query kh_q_kmc_key_spares;
+/* used_at, keystore_id, ca_id, serial, request_id (or NULL), id: a spare pair becomes the key
+ * of that certificate (only while still spare) */
 extern const struct kh_store_query kh_q_kmc_key_bind;
 /* reason, history_at, retain_until, serial -> id of the pair moved to history */
 extern const struct kh_store_query kh_q_kmc_key_to_history;

@@ -154,19 +154,12 @@ const struct kh_store_query kh_q_kmc_key_insert = {
                       " VALUES (?, ?, ?, ?, ?) RETURNING id"};
 const struct kh_store_query kh_q_kmc_key_depth = {
     "kmc_key.depth", "SELECT count(*) FROM kmc_keys WHERE algorithm = ? AND state = 'spare'"};
-const struct kh_store_query kh_q_kmc_key_take = {
-    "kmc_key.take",
-    "UPDATE kmc_keys SET state = 'in_use', used_at = ?1 WHERE id = (SELECT id FROM kmc_keys"
-    " WHERE algorithm = ?2 AND state = 'spare' ORDER BY id LIMIT 1) RETURNING id"};
-const struct kh_store_query kh_q_kmc_key_put_back = {
-    "kmc_key.put_back", "UPDATE kmc_keys SET state = 'spare', used_at = NULL"
-                        " WHERE id = ? AND state = 'in_use' AND serial IS NULL"};
-const struct kh_store_query kh_q_kmc_key_unclaimed = {
-    "kmc_key.unclaimed", "UPDATE kmc_keys SET state = 'spare', used_at = NULL"
-                         " WHERE state = 'in_use' AND serial IS NULL AND used_at < ?"};
+const struct kh_store_query kh_q_kmc_key_spares = {
+    "kmc_key.spares",
+    "SELECT id FROM kmc_keys WHERE algorithm = ? AND state = 'spare' ORDER BY id LIMIT ?"};
 const struct kh_store_query kh_q_kmc_key_bind = {
-    "kmc_key.bind", "UPDATE kmc_keys SET keystore_id = ?, ca_id = ?, serial = ?, request_id = ?"
-                    " WHERE id = ? AND state = 'in_use' AND serial IS NULL"};
+    "kmc_key.bind", "UPDATE kmc_keys SET state = 'in_use', used_at = ?, keystore_id = ?,"
+                    " ca_id = ?, serial = ?, request_id = ? WHERE id = ? AND state = 'spare'"};
 const struct kh_store_query kh_q_kmc_key_to_history = {
     "kmc_key.to_history",
     "UPDATE kmc_keys SET state = 'history', history_reason = ?, history_at = ?,"

@@ -5,6 +5,7 @@
  * revocation, update and expiry, server key generation, and k-of-n recovery with its refusals,
  * its timeout and its audit trail.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -478,6 +479,52 @@ static void recovery_refused_and_timed_out(void **state)
 	kh_test_keys_audit_ok(e->t);
 }
 
+struct racer {
+	struct kh_test_pki *e;
+	int64_t ca_id;
+	int ok;
+};
+
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+	for (int i = 0; i < 4; i++) {
+		struct kh_buf csr = kh_test_pki_csr(KH_PKEY_SM2, "CN=racer", NULL);
+		struct kh_pki_submit s = {
+		    .ca_id = r->ca_id, .profile = "sign", .csr = kh_buf_slice(&csr)};
+		struct kh_pki_request req;
+		char msg[KH_PKI_MESSAGE_MAX];
+		r->ok += kh_pki_request_submit(r->e->pk, &r->e->user, &s, &req, msg, sizeof(msg)) ==
+		         KH_OK;
+		kh_buf_cleanup(&csr);
+	}
+	return NULL;
+}
+
+/* Issuances at once never share a pair: each is chosen, reserved, and leaves the pool in its
+ * issuance's own transaction; once the pool is dry the rest are made on demand. */
+static void concurrent_issuances_take_distinct_pairs(void **state)
+{
+	struct kh_test_pki *e = *state;
+	struct kh_pki_ca ca = dual_ca(e, KH_KEY_SM2, KH_PKI_KEY_TYPE_BIT(KH_PKEY_SM2), false);
+	assert_int_equal(kh_pki_kmc_fill(e->pk, KH_PKEY_SM2, 5, NULL), KH_OK);
+	struct racer r[2] = {{e, ca.id, 0}, {e, ca.id, 0}};
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, race, &r[i]), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	assert_int_equal(r[0].ok + r[1].ok, 8);
+	assert_int_equal(sql(e, "SELECT count(*) FROM kmc_keys WHERE state = 'in_use'"), 8);
+	assert_int_equal(sql(e, "SELECT count(DISTINCT serial) FROM kmc_keys WHERE state ="
+	                        " 'in_use'"),
+	                 8);
+	assert_int_equal(sql(e, "SELECT count(*) FROM kmc_keys WHERE state = 'spare'"), 0);
+	assert_int_equal(kh_pki_kmc_pool_misses(e->pk), 3);
+	assert_int_equal(sql(e, "SELECT count(*) FROM sealed WHERE scope LIKE 'kmc/%'"), 8);
+	kh_test_keys_audit_ok(e->t);
+}
+
 static const struct kh_store_query q_forget = {
     "test.kmc.forget", "DELETE FROM kmc_keys WHERE id > (SELECT min(id) FROM kmc_keys)"};
 static const struct kh_store_query q_forget_sealed = {
@@ -566,6 +613,8 @@ int main(void)
 	                                    kh_test_pki_teardown),
 	    cmocka_unit_test_setup_teardown(archive_backup_restores_lost_pairs, kh_test_pki_setup,
 	                                    kh_test_pki_teardown),
+	    cmocka_unit_test_setup_teardown(concurrent_issuances_take_distinct_pairs,
+	                                    kh_test_pki_setup, kh_test_pki_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
