@@ -516,6 +516,15 @@ kh_rc kh_keys_defer_flush(struct kh_keys *k, struct kh_keys_defer *d)
 	return rc;
 }
 
+kh_rc kh_keys_defer_write(struct kh_keys *k, struct kh_store_tx *tx, struct kh_keys_defer *d)
+{
+	KH_ENSURE(k != NULL && tx != NULL && d != NULL, KH_ERR_INTERNAL);
+	struct kh_keys_staged *list = take_staged(d);
+	kh_rc rc = records_fn(tx, list);
+	staged_free(list);
+	return rc;
+}
+
 static void commit_done(struct kh_store_async *op, kh_rc rc)
 {
 	struct kh_keys_commit *c = (struct kh_keys_commit *)op; /* op is its first member */

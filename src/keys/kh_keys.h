@@ -107,6 +107,11 @@ struct kh_keys_defer {
 /* Commits the staged records now; their failure is returned. */
 KH_MUST_CHECK kh_rc kh_keys_defer_flush(struct kh_keys *k, struct kh_keys_defer *d);
 
+/* Writes the staged records inside the caller's write transaction (they commit, or roll back,
+ * with it) and leaves d {0}: for a change that wants the uses it made to land with it. */
+KH_MUST_CHECK kh_rc kh_keys_defer_write(struct kh_keys *k, struct kh_store_tx *tx,
+                                        struct kh_keys_defer *d);
+
 /* Caller-owned state of one asynchronous commit, valid until its done function has run. */
 typedef void (*kh_keys_defer_done_fn)(void *arg, kh_rc rc);
 struct kh_keys_commit {

@@ -86,7 +86,7 @@ kh_rc kh_pki_issue_sign(struct kh_pki *pk, const struct kh_pki_issue *in, struct
 	KH_GUARD(kh_pki_serial_random(out->serial, sizeof(out->serial)));
 	kh_pki_serial_hex(out->serial, sizeof(out->serial), out->serial_hex);
 	struct sign_arg a = {in, out};
-	return kh_pki_with_ca_key(pk, in->signer, in->ca, sign_fn, &a);
+	return kh_pki_with_ca_key_defer(pk, in->signer, in->ca, in->defer, sign_fn, &a);
 }
 
 kh_rc kh_pki_issue_store(struct kh_store_tx *tx, const struct kh_pki_issue *in,

@@ -67,6 +67,9 @@ struct kh_pki_change {
 	char detail[256];
 	const char *op2;
 	char detail2[256];
+	/* Staged uses of keys made for this change (signatures), written in its transaction
+	 * before its own records; NULL: none. */
+	struct kh_keys_defer *defer;
 	/* set by the run */
 	int64_t now;
 	kh_rc outcome;
@@ -111,6 +114,11 @@ KH_MUST_CHECK kh_rc kh_pki_chain_pem(struct kh_store_tx *tx, int64_t ca_id, stru
  * the key), else as the service for that key store. */
 KH_MUST_CHECK kh_rc kh_pki_with_ca_key(struct kh_pki *pk, const struct kh_principal *p,
                                        const struct kh_pki_ca *ca, kh_keys_signer_fn fn, void *arg);
+/* The same with the use staged in defer (NULL: committed before it returns). */
+KH_MUST_CHECK kh_rc kh_pki_with_ca_key_defer(struct kh_pki *pk, const struct kh_principal *p,
+                                             const struct kh_pki_ca *ca,
+                                             struct kh_keys_defer *defer, kh_keys_signer_fn fn,
+                                             void *arg);
 
 /* Serial bytes <-> upper-case hex (as kh_pki_cert_info writes it). */
 void kh_pki_serial_hex(const uint8_t *serial, size_t len, char out[KH_PKI_SERIAL_HEX_MAX]);

@@ -12,6 +12,10 @@ struct kh_pki_issue {
 	const struct kh_pki_profile *profile;
 	const struct kh_pki_csr *csr;
 	int64_t now;
+	/* Where the signature's use of the CA key is staged (kh_keys.h "Deferred records"), so that
+	 * the issuing change writes it in its own transaction (kh_pki_change.defer); NULL: it is
+	 * committed on its own before the sign returns. */
+	struct kh_keys_defer *defer;
 };
 
 struct kh_pki_issued {

@@ -156,6 +156,9 @@ static kh_rc change_fn(struct kh_store_tx *tx, void *arg)
 	kh_rc rc = kh_store_tx_try(tx, body_fn, c);
 	if (is_our_failure(rc))
 		return rc;
+	/* The uses of keys that led to this change land with it, whatever its outcome. */
+	if (c->defer != NULL && c->defer->count > 0)
+		KH_GUARD(kh_keys_defer_write(c->pk->keys, tx, c->defer));
 	c->outcome = rc;
 	KH_GUARD(audit_in(c->pk, tx, c->p, c->op, c->keystore_id, rc, c->detail));
 	if (rc == KH_OK && c->op2 != NULL)
@@ -210,9 +213,19 @@ kh_rc kh_pki_refused(struct kh_pki *pk, const struct kh_principal *p, const char
 kh_rc kh_pki_with_ca_key(struct kh_pki *pk, const struct kh_principal *p,
                          const struct kh_pki_ca *ca, kh_keys_signer_fn fn, void *arg)
 {
+	return kh_pki_with_ca_key_defer(pk, p, ca, NULL, fn, arg);
+}
+
+kh_rc kh_pki_with_ca_key_defer(struct kh_pki *pk, const struct kh_principal *p,
+                               const struct kh_pki_ca *ca, struct kh_keys_defer *defer,
+                               kh_keys_signer_fn fn, void *arg)
+{
 	if (p->kind == KH_PRINCIPAL_ACCOUNT && p->keystore_id == ca->keystore_id &&
-	    (p->policies & KH_POLICY_KMS_MANAGER) != 0)
-		return kh_keys_with_signer(pk->keys, p, ca->key_tag, fn, arg);
+	    (p->policies & KH_POLICY_KMS_MANAGER) != 0) {
+		struct kh_principal own = *p;
+		own.defer = defer;
+		return kh_keys_with_signer(pk->keys, &own, ca->key_tag, fn, arg);
+	}
 	/* The CA signs what the RA decided: as the service of the CA's key store, under the
 	 * caller's request id so that both records tell the same story. */
 	struct kh_principal sys = {
@@ -220,7 +233,7 @@ kh_rc kh_pki_with_ca_key(struct kh_pki *pk, const struct kh_principal *p,
 	    .keystore_id = ca->keystore_id,
 	    .request_id = p->request_id,
 	    .source = p->source,
-	    .defer = NULL,
+	    .defer = defer,
 	};
 	return kh_keys_with_signer(pk->keys, &sys, ca->key_tag, fn, arg);
 }

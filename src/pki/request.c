@@ -120,6 +120,8 @@ struct ctx {
 	struct kh_buf envelope;
 	struct kh_pki_issue enc_issue;
 	struct kh_pki_issued enc_issued;
+	/* The CA signatures' uses of its key, written by the issuing change (one commit). */
+	struct kh_keys_defer defer;
 };
 
 static void ctx_init(struct ctx *c, struct kh_pki *pk, const struct kh_principal *p)
@@ -240,6 +242,7 @@ static void issue_setup(struct ctx *c)
 	    .profile = &c->profile,
 	    .csr = c->csr,
 	    .now = kh_clock_now(c->pk->clock),
+	    .defer = &c->defer,
 	};
 }
 
@@ -274,6 +277,16 @@ static kh_rc pair_setup(struct ctx *c)
 	return KH_OK;
 }
 
+/* Uses of the CA key whose change never ran (the signature failed, say) are committed on
+ * their own, before the caller records its refusal. */
+static kh_rc flush_uses(struct ctx *c, kh_rc rc)
+{
+	if (c->defer.count == 0)
+		return rc;
+	kh_rc f = kh_keys_defer_flush(c->pk->keys, &c->defer);
+	return rc == KH_OK ? f : rc;
+}
+
 #define SERIAL_TRIES 4
 
 /* Signs what the request gets (one certificate, or two for a dual profile), then runs ch,
@@ -284,6 +297,7 @@ static kh_rc issue_all(struct ctx *c, struct kh_pki_change *ch)
 	kh_rc rc = KH_OK;
 	bool dual = c->form != 0 && !c->server_keygen;
 	issue_setup(c);
+	ch->defer = &c->defer;
 	if (c->form != 0)
 		rc = pair_setup(c);
 	for (int i = 0; rc == KH_OK && i < SERIAL_TRIES; i++) {
@@ -298,13 +312,14 @@ static kh_rc issue_all(struct ctx *c, struct kh_pki_change *ch)
 			break;
 		rc = i + 1 < SERIAL_TRIES ? KH_OK : KH_ERR_INTERNAL;
 	}
-	return rc;
+	return flush_uses(c, rc);
 }
 
 /* Key update: only a new encryption certificate (the signing one stays). */
 static kh_rc issue_pair_only(struct ctx *c, struct kh_pki_change *ch)
 {
 	issue_setup(c);
+	ch->defer = &c->defer;
 	kh_rc rc = pair_setup(c);
 	for (int i = 0; rc == KH_OK && i < SERIAL_TRIES; i++) {
 		c->enc_issued.serial_taken = false;
@@ -315,7 +330,7 @@ static kh_rc issue_pair_only(struct ctx *c, struct kh_pki_change *ch)
 			break;
 		rc = i + 1 < SERIAL_TRIES ? KH_OK : KH_ERR_INTERNAL;
 	}
-	return rc;
+	return flush_uses(c, rc);
 }
 
 /* Inside the change, after the request's certificate: the encryption certificate, the pair
