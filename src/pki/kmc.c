@@ -255,6 +255,25 @@ static void unreserve(struct kh_pki *pk, int64_t id)
 	pthread_mutex_unlock(&pk->kmc_mu);
 }
 
+/* Whether the reserved pair is still spare, seen in a snapshot taken after the reservation
+ * (so after any issuance that held it before has committed), and its private key. */
+static kh_rc still_spare(struct kh_pki *pk, int64_t id, struct kh_buf *priv)
+{
+	struct kh_store_tx *tx = NULL;
+	struct kh_kmc_key k;
+	char scope[32];
+	KH_GUARD(kh_store_read_begin(pk->store, &tx));
+	kh_rc rc = kh_pki_kmc_key_load(tx, &kh_q_kmc_key_get, KH_SV_INT(id), &k);
+	if (rc == KH_OK && k.state != KH_KMC_SPARE)
+		rc = KH_ERR_CONFLICT;
+	if (rc == KH_OK) {
+		scope_of(id, scope);
+		rc = kh_barrier_get(pk->barrier, tx, scope, priv);
+	}
+	kh_store_read_end(&tx);
+	return rc;
+}
+
 /* A spare pair of the family that no issuance of this node holds, reserved, its private key
  * into priv; KH_ERR_NOT_FOUND when there is none. */
 static kh_rc choose(struct kh_pki *pk, enum kh_pkey_type family, int64_t *out_id,
@@ -264,7 +283,6 @@ static kh_rc choose(struct kh_pki *pk, enum kh_pkey_type family, int64_t *out_id
 	struct kh_store_rows *rows = NULL;
 	int64_t ids[KH_PKI_KMC_CHOICES];
 	size_t n = 0;
-	char scope[32];
 	struct kh_store_val v[] = {KH_SV_TEXT(kh_pki_pkey_type_name(family)),
 	                           KH_SV_INT(KH_PKI_KMC_CHOICES)};
 	*out_id = 0;
@@ -279,19 +297,24 @@ static kh_rc choose(struct kh_pki *pk, enum kh_pkey_type family, int64_t *out_id
 		n += rc == KH_OK;
 	}
 	kh_store_rows_close(&rows);
-	for (size_t i = 0; rc == KH_OK && i < n && *out_id == 0; i++)
-		if (reserve(pk, ids[i]))
-			*out_id = ids[i];
-	if (rc == KH_OK && *out_id == 0)
-		rc = KH_ERR_NOT_FOUND;
-	if (rc == KH_OK) {
-		scope_of(*out_id, scope);
-		rc = kh_barrier_get(pk->barrier, tx, scope, priv);
-		if (rc != KH_OK)
-			unreserve(pk, *out_id);
-	}
 	kh_store_read_end(&tx);
-	return rc;
+	KH_GUARD(rc);
+	/* That snapshot may predate an issuance that took a pair and let go of it since: each
+	 * candidate is checked again once reserved. */
+	for (size_t i = 0; i < n; i++) {
+		if (!reserve(pk, ids[i]))
+			continue;
+		rc = still_spare(pk, ids[i], priv);
+		if (rc == KH_OK) {
+			*out_id = ids[i];
+			return KH_OK;
+		}
+		unreserve(pk, ids[i]);
+		kh_buf_clear(priv);
+		if (rc != KH_ERR_CONFLICT && rc != KH_ERR_NOT_FOUND)
+			return rc;
+	}
+	return KH_ERR_NOT_FOUND;
 }
 
 kh_rc kh_pki_kmc_take(struct kh_pki *pk, enum kh_pkey_type family, struct kh_pki_kmc_pair *out)
