@@ -197,6 +197,14 @@ KH_MUST_CHECK kh_rc kh_pki_kmc_retire(struct kh_pki *pk, struct kh_store_tx *tx,
  * moved. */
 KH_MUST_CHECK kh_rc kh_pki_kmc_retire_change(struct kh_pki_change *ch, struct kh_store_tx *tx,
                                              const char *serial, const char *why);
+/* A page of a list: q (whose last parameter in v is limit + 1) read in one snapshot, fn called
+ * on each of the first limit rows (1..KH_LIMIT_PAGE_MAX, else KH_ERR_BAD_INPUT); out_more when
+ * a row was left. */
+typedef kh_rc (*kh_pki_row_fn)(struct kh_store_rows *rows, void *arg);
+KH_MUST_CHECK kh_rc kh_pki_page(struct kh_store *store, const struct kh_store_query *q,
+                                const struct kh_store_val *v, size_t n, unsigned limit,
+                                kh_pki_row_fn fn, void *arg, bool *out_more);
+
 /* An integer column, 0 when NULL. */
 KH_MUST_CHECK kh_rc kh_pki_rows_int0(struct kh_store_rows *rows, unsigned col, int64_t *out);
 /* One archive row by the query's single key (id or serial); KH_ERR_NOT_FOUND when absent. */

@@ -526,42 +526,31 @@ kh_rc kh_pki_kmc_key_get(struct kh_pki *pk, const struct kh_principal *p, int64_
 	return kh_pki_may(p, out->keystore_id, ARCHIVE_READERS);
 }
 
+struct key_page {
+	kh_kmc_key_fn fn;
+	void *arg;
+};
+
+static kh_rc key_row(struct kh_store_rows *rows, void *arg)
+{
+	struct key_page *pg = arg;
+	struct kh_kmc_key k;
+	KH_GUARD(key_decode(rows, &k));
+	return pg->fn(&k, pg->arg);
+}
+
 kh_rc kh_pki_kmc_key_list(struct kh_pki *pk, const struct kh_principal *p,
                           const struct kh_kmc_key_filter *f, kh_kmc_key_fn fn, void *arg,
                           bool *out_more)
 {
-	kh_rc rc = KH_OK;
-	struct kh_store_tx *tx = NULL;
-	struct kh_store_rows *rows = NULL;
-	unsigned n = 0;
-	bool more = false;
 	int64_t ks = p->kind == KH_PRINCIPAL_OPERATOR ? f->keystore_id : p->keystore_id;
 	KH_GUARD(kh_pki_may(p, ks, ARCHIVE_READERS));
-	KH_ENSURE(f->limit >= 1 && f->limit <= KH_LIMIT_PAGE_MAX, KH_ERR_BAD_INPUT);
 	const char *state = f->state != 0 ? kh_pki_kmc_state_text(f->state) : "";
 	struct kh_store_val v[] = {KH_SV_INT(ks), KH_SV_TEXT(state), KH_SV_INT(f->after_id),
-	                           KH_SV_INT(f->limit + 1)};
-	KH_GUARD(kh_store_read_begin(pk->store, &tx));
-	KH_GUARD_OUT(kh_store_query(tx, &kh_q_kmc_key_list, v, KH_SV_COUNT(v), &rows));
-	for (;;) {
-		bool row = false;
-		struct kh_kmc_key k;
-		KH_GUARD_OUT(kh_store_rows_next(rows, &row));
-		if (!row)
-			break;
-		if (n == f->limit) {
-			more = true;
-			break;
-		}
-		KH_GUARD_OUT(key_decode(rows, &k));
-		KH_GUARD_OUT(fn(&k, arg));
-		n++;
-	}
-	*out_more = more;
-out:
-	kh_store_rows_close(&rows);
-	kh_store_read_end(&tx);
-	return rc;
+	                           KH_SV_INT((int64_t)f->limit + 1)};
+	struct key_page pg = {fn, arg};
+	return kh_pki_page(pk->store, &kh_q_kmc_key_list, v, KH_SV_COUNT(v), f->limit, key_row, &pg,
+	                   out_more);
 }
 
 /* ---- expiry ---- */

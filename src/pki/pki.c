@@ -238,6 +238,39 @@ kh_rc kh_pki_with_ca_key_defer(struct kh_pki *pk, const struct kh_principal *p,
 	return kh_keys_with_signer(pk->keys, &sys, ca->key_tag, fn, arg);
 }
 
+/* ---- pages ---- */
+
+kh_rc kh_pki_page(struct kh_store *store, const struct kh_store_query *q,
+                  const struct kh_store_val *v, size_t n, unsigned limit, kh_pki_row_fn fn,
+                  void *arg, bool *out_more)
+{
+	kh_rc rc = KH_OK;
+	struct kh_store_tx *tx = NULL;
+	struct kh_store_rows *rows = NULL;
+	unsigned got = 0;
+	bool more = false;
+	KH_ENSURE(limit >= 1 && limit <= KH_LIMIT_PAGE_MAX, KH_ERR_BAD_INPUT);
+	KH_GUARD(kh_store_read_begin(store, &tx));
+	KH_GUARD_OUT(kh_store_query(tx, q, v, n, &rows));
+	for (;;) {
+		bool row = false;
+		KH_GUARD_OUT(kh_store_rows_next(rows, &row));
+		if (!row)
+			break;
+		if (got == limit) {
+			more = true;
+			break;
+		}
+		KH_GUARD_OUT(fn(rows, arg));
+		got++;
+	}
+	*out_more = more;
+out:
+	kh_store_rows_close(&rows);
+	kh_store_read_end(&tx);
+	return rc;
+}
+
 /* ---- small helpers ---- */
 
 void kh_pki_serial_hex(const uint8_t *serial, size_t len, char out[KH_PKI_SERIAL_HEX_MAX])

@@ -771,41 +771,30 @@ kh_rc kh_pki_request_get(struct kh_pki *pk, const struct kh_principal *p, int64_
 	return KH_OK;
 }
 
+struct request_page {
+	kh_pki_request_fn fn;
+	void *arg;
+};
+
+static kh_rc request_row(struct kh_store_rows *rows, void *arg)
+{
+	struct request_page *pg = arg;
+	struct kh_pki_request r;
+	int64_t ks = 0;
+	KH_GUARD(decode(rows, &r, &ks, NULL));
+	return pg->fn(&r, pg->arg);
+}
+
 kh_rc kh_pki_request_list(struct kh_pki *pk, const struct kh_principal *p,
                           const struct kh_pki_request_filter *f, kh_pki_request_fn fn, void *arg,
                           bool *out_more)
 {
-	kh_rc rc = KH_OK;
-	struct kh_store_tx *tx = NULL;
-	struct kh_store_rows *rows = NULL;
-	unsigned n = 0;
-	bool more = false;
 	int64_t ks = p->kind == KH_PRINCIPAL_OPERATOR ? f->keystore_id : p->keystore_id;
 	KH_GUARD(kh_pki_may(p, ks, DECIDERS));
-	KH_ENSURE(f->limit >= 1 && f->limit <= KH_LIMIT_PAGE_MAX, KH_ERR_BAD_INPUT);
 	const char *status = f->status != 0 ? kh_pki_request_status_name(f->status) : "";
 	struct kh_store_val v[] = {KH_SV_INT(ks), KH_SV_INT(f->ca_id), KH_SV_TEXT(status),
-	                           KH_SV_INT(f->after_id), KH_SV_INT(f->limit + 1)};
-	KH_GUARD(kh_store_read_begin(pk->store, &tx));
-	KH_GUARD_OUT(kh_store_query(tx, &kh_q_pki_request_list, v, KH_SV_COUNT(v), &rows));
-	for (;;) {
-		bool row = false;
-		struct kh_pki_request r;
-		int64_t rks = 0;
-		KH_GUARD_OUT(kh_store_rows_next(rows, &row));
-		if (!row)
-			break;
-		if (n == f->limit) {
-			more = true;
-			break;
-		}
-		KH_GUARD_OUT(decode(rows, &r, &rks, NULL));
-		KH_GUARD_OUT(fn(&r, arg));
-		n++;
-	}
-	*out_more = more;
-out:
-	kh_store_rows_close(&rows);
-	kh_store_read_end(&tx);
-	return rc;
+	                           KH_SV_INT(f->after_id), KH_SV_INT((int64_t)f->limit + 1)};
+	struct request_page pg = {fn, arg};
+	return kh_pki_page(pk->store, &kh_q_pki_request_list, v, KH_SV_COUNT(v), f->limit,
+	                   request_row, &pg, out_more);
 }
