@@ -289,9 +289,9 @@ static kh_rc flush_uses(struct ctx *c, kh_rc rc)
 
 #define SERIAL_TRIES 4
 
-/* Signs what the request gets (one certificate, or two for a dual profile), then runs ch,
- * whose apply stores them; again with new serials while a serial was taken. A pair taken
- * from the pool goes back when nothing was issued. */
+/* Signs the request's certificate (and for a dual profile its encryption twin), then runs ch,
+ * whose apply stores them; again with new serials while a serial was taken. A pair chosen
+ * from the pool stays in it when nothing was issued (it leaves only with the change). */
 static kh_rc issue_all(struct ctx *c, struct kh_pki_change *ch)
 {
 	kh_rc rc = KH_OK;
