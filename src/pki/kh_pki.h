@@ -619,7 +619,9 @@ KH_MUST_CHECK kh_rc kh_pki_certificate_list(struct kh_pki *pk, const struct kh_p
 
 /* A kms-manager of the CA's key store, or the operator. reason: any RFC 5280 reason but
  * certificateHold (kh_pki_certificate_hold) and removeFromCRL (KH_ERR_BAD_INPUT). A held
- * certificate may be revoked; a revoked one again is KH_ERR_CONFLICT. */
+ * certificate may be revoked; a revoked one again is KH_ERR_CONFLICT. The signing certificate
+ * of a dual request takes its encryption twin with it (same reason); a revoked encryption
+ * certificate's KMC pair moves to history. */
 KH_MUST_CHECK kh_rc kh_pki_certificate_revoke(struct kh_pki *pk, const struct kh_principal *p,
                                               const char *serial, enum kh_crl_reason reason);
 /* good -> hold (certificateHold), and hold -> good; any other state KH_ERR_CONFLICT. */

@@ -162,6 +162,8 @@ extern const struct kh_store_query kh_q_pki_request_insert;
 extern const struct kh_store_query kh_q_pki_request_by_csr;
 /* id -> envelope (or NULL) */
 extern const struct kh_store_query kh_q_pki_request_envelope;
+/* serial of a signing certificate -> enc_serial of its dual request (no row: none) */
+extern const struct kh_store_query kh_q_pki_request_twin;
 /* enc_serial (or NULL), envelope (or NULL), id */
 extern const struct kh_store_query kh_q_pki_request_set_dual;
 /* id -> request columns */

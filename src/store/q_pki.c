@@ -101,6 +101,9 @@ const struct kh_store_query kh_q_pki_request_insert = {
 const struct kh_store_query kh_q_pki_request_by_csr = {
     "pki_request.by_csr", REQUEST_SELECT " WHERE r.ca_id = ? AND r.csr_sha256 = ?"
                                          " AND r.submitter = ? ORDER BY r.id DESC LIMIT 1"};
+const struct kh_store_query kh_q_pki_request_twin = {
+    "pki_request.twin", "SELECT enc_serial FROM pki_requests WHERE serial = ?"
+                        " AND enc_serial IS NOT NULL"};
 const struct kh_store_query kh_q_pki_request_envelope = {
     "pki_request.envelope", "SELECT envelope FROM pki_requests WHERE id = ?"};
 const struct kh_store_query kh_q_pki_request_set_dual = {

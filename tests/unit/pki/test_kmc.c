@@ -349,6 +349,33 @@ static void revocation_update_and_expiry_move_pairs_to_history(void **state)
 	kh_test_keys_audit_ok(e->t);
 }
 
+static void revoking_the_signing_certificate_revokes_its_twin(void **state)
+{
+	struct kh_test_pki *e = *state;
+	struct kh_pki_ca ca = dual_ca(e, KH_KEY_SM2, KH_PKI_KEY_TYPE_BIT(KH_PKEY_SM2), false);
+	struct dual d = dual_issue(e, ca.id, KH_PKEY_SM2, 0);
+	assert_int_equal(kh_pki_certificate_revoke(e->pk, &e->mgr, d.req.serial,
+	                                           KH_CRL_REASON_AFFILIATION_CHANGED),
+	                 KH_OK);
+	struct kh_pki_certificate cert;
+	struct kh_pkey *pub = cert_key(e, d.req.enc_serial, &cert);
+	kh_pkey_free(&pub);
+	assert_int_equal(cert.status, KH_PKI_CERT_REVOKED);
+	assert_int_equal(cert.reason, KH_CRL_REASON_AFFILIATION_CHANGED);
+	assert_int_equal(sql(e, "SELECT count(*) FROM kmc_keys WHERE state = 'history' AND"
+	                        " history_reason = 'revoked'"),
+	                 1);
+	/* Both are on the CRL. */
+	struct kh_pki_crl crl;
+	struct kh_buf der;
+	kh_buf_init(&der, 1024 * 1024, KH_BUF_PLAIN);
+	assert_int_equal(kh_pki_crl_generate(e->pk, &e->mgr, ca.id, false, &crl, &der), KH_OK);
+	assert_int_equal(crl.entry_count, 2);
+	kh_buf_cleanup(&der);
+	dual_free(&d);
+	kh_test_keys_audit_ok(e->t);
+}
+
 /* A recovery of d's pair by the user for a fresh key of type t. */
 static struct kh_kmc_recovery recover(struct kh_test_pki *e, const struct dual *d,
                                       enum kh_pkey_type t, struct kh_pkey **out_key)
@@ -606,6 +633,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(server_keygen_envelopes_the_certified_key,
 	                                    kh_test_pki_setup, kh_test_pki_teardown),
 	    cmocka_unit_test_setup_teardown(revocation_update_and_expiry_move_pairs_to_history,
+	                                    kh_test_pki_setup, kh_test_pki_teardown),
+	    cmocka_unit_test_setup_teardown(revoking_the_signing_certificate_revokes_its_twin,
 	                                    kh_test_pki_setup, kh_test_pki_teardown),
 	    cmocka_unit_test_setup_teardown(recovery_needs_k_of_n, kh_test_pki_setup,
 	                                    kh_test_pki_teardown),
