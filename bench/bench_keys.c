@@ -17,14 +17,11 @@
  * The bare-commit reference writes one row into meta through kh_store_write with a query of its
  * own: the one place outside src/store/ with SQL in it, because it measures the store.
  */
-#include <ftw.h>
-#include <linux/magic.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/vfs.h>
 
 #include "base/kh_clock.h"
 #include "base/kh_int.h"
@@ -32,6 +29,7 @@
 #include "base/kh_mem.h"
 #include "crypto/kh_crypto.h"
 #include "keys/kh_keys.h"
+#include "world.h"
 
 enum {
 	PAYLOAD = 1024,
@@ -42,27 +40,9 @@ enum {
 static double round_seconds = 0.5;
 static const char *filter; /* only operations whose name contains this */
 
-#define CHECK(x)                                                                                   \
-	do {                                                                                       \
-		if (!(x)) {                                                                        \
-			fprintf(stderr, "bench: %s failed at line %d\n", #x, __LINE__);            \
-			exit(1);                                                                   \
-		}                                                                                  \
-	} while (0)
-
-#define CHECK_RC(x)                                                                                \
-	do {                                                                                       \
-		kh_rc rc_ = (x);                                                                   \
-		if (rc_ != KH_OK) {                                                                \
-			fprintf(stderr, "bench: %s: %s at line %d\n", #x, kh_rc_name(rc_),         \
-			        __LINE__);                                                         \
-			exit(1);                                                                   \
-		}                                                                                  \
-	} while (0)
-
 /* ---- the world: a store with one key store, its manager and the keys used ---- */
 
-static char dir[256];
+static struct bench_world world;
 static struct kh_store *store;
 static struct kh_barrier *barrier;
 static struct kh_audit *audit;
@@ -98,41 +78,6 @@ struct worker {
 typedef void (*op_fn)(struct worker *w);
 static struct worker workers[THREADS];
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-/* Also runs at exit after a failed CHECK, so no run leaves a database behind. */
-static void remove_dir(void)
-{
-	if (dir[0] == '\0')
-		return;
-	if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-		fprintf(stderr, "bench: could not remove %s\n", dir);
-	dir[0] = '\0';
-}
-
-static const char *fs_name(long type)
-{
-	static const struct {
-		long magic;
-		const char *name;
-	} names[] = {
-	    {EXT4_SUPER_MAGIC, "ext4"},         {XFS_SUPER_MAGIC, "xfs"},
-	    {BTRFS_SUPER_MAGIC, "btrfs"},       {TMPFS_MAGIC, "tmpfs"},
-	    {OVERLAYFS_SUPER_MAGIC, "overlay"}, {NFS_SUPER_MAGIC, "nfs"},
-	};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (names[i].magic == type)
-			return names[i].name;
-	}
-	return "unknown";
-}
-
 static void create_key(const char *name, enum kh_key_type type, char tag[KH_KEY_TAG_LEN + 1])
 {
 	struct kh_key_create req = {.name = name, .type = type, .rotation_period_days = -1};
@@ -141,55 +86,20 @@ static void create_key(const char *name, enum kh_key_type type, char tag[KH_KEY_
 	memcpy(tag, info.tag, KH_KEY_TAG_LEN + 1);
 }
 
-/* Store, barrier (1-of-1, unsealed), audit and keys; a key store with a manager account. */
+/* The shared world (world.h) and the manager account. */
 static void world_open(void)
 {
-	const char *base = getenv("TMPDIR");
-	char path[300];
-	struct kh_barrier_shares *shares = NULL;
-	struct kh_barrier_progress progress;
-	int64_t keystore_id, account_id;
-
-	CHECK(snprintf(dir, sizeof(dir), "%s/keyhold-bench-XXXXXX",
-	               base != NULL && base[0] != '\0' ? base : "/tmp") < (int)sizeof(dir));
-	CHECK(mkdtemp(dir) != NULL);
-	CHECK(atexit(remove_dir) == 0);
-	snprintf(path, sizeof(path), "%s/keyhold.db", dir);
-
-	struct kh_store_options so = {.path = path};
-	CHECK_RC(kh_store_open(&so, &store));
-	struct kh_barrier_options bo = {.store = store, .clock = kh_clock_real()};
-	CHECK_RC(kh_barrier_new(&bo, &barrier));
-	CHECK_RC(kh_barrier_init(barrier, 1, 1, &shares));
-	CHECK_RC(kh_barrier_unseal(barrier, kh_buf_slice(&shares->share[0]), &progress));
-	CHECK(!progress.sealed);
-	kh_barrier_shares_free(&shares);
-	struct kh_audit_options ao = {.store = store, .barrier = barrier, .clock = kh_clock_real()};
-	CHECK_RC(kh_audit_new(&ao, &audit));
-	struct kh_keys_options ko = {
-	    .store = store, .barrier = barrier, .audit = audit, .clock = kh_clock_real()};
-	CHECK_RC(kh_keys_new(&ko, &keys));
-
-	struct kh_principal op = {
-	    .kind = KH_PRINCIPAL_OPERATOR, .request_id = "bench", .source = "bench"};
-	CHECK_RC(kh_keys_keystore_create(keys, &op, "bench", &keystore_id));
-	CHECK_RC(kh_keys_account_create(keys, &op, keystore_id, "bench-manager",
-	                                KH_POLICY_KMS_MANAGER, &account_id));
-	manager = (struct kh_principal){.kind = KH_PRINCIPAL_ACCOUNT,
-	                                .account_id = account_id,
-	                                .keystore_id = keystore_id,
-	                                .policies = KH_POLICY_KMS_MANAGER,
-	                                .request_id = "bench",
-	                                .source = "bench"};
+	bench_world_open(&world);
+	store = world.store;
+	barrier = world.barrier;
+	audit = world.audit;
+	keys = world.keys;
+	manager = bench_world_account(&world, "bench-manager", KH_POLICY_KMS_MANAGER);
 }
 
 static void world_close(void)
 {
-	kh_keys_free(&keys);
-	kh_audit_free(&audit);
-	kh_barrier_free(&barrier);
-	kh_store_close(&store);
-	remove_dir();
+	bench_world_close(&world);
 }
 
 static void fixtures_make(void)
@@ -419,8 +329,6 @@ static void usage_exit(void)
 int main(int argc, char **argv)
 {
 	static const char round_opt[] = "--round-ms=";
-	struct statfs fs;
-
 	for (int i = 1; i < argc; i++) {
 		uint64_t ms;
 		if (strcmp(argv[i], "--quick") == 0) {
@@ -440,19 +348,18 @@ int main(int argc, char **argv)
 	CHECK_RC(kh_crypto_init());
 	world_open();
 	fixtures_make();
-	CHECK(statfs(dir, &fs) == 0);
+	const char *fs = bench_world_fs(&world);
 
 	printf("keyhold keystore engine vs references measured in the same run (%s)\n"
 	       "%d-byte payloads, median of %d alternating rounds of %.2f s\n"
 	       "database: %s (%s)\n\n",
-	       kh_crypto_library_version(), PAYLOAD, ROUNDS, round_seconds, dir,
-	       fs_name((long)fs.f_type));
+	       kh_crypto_library_version(), PAYLOAD, ROUNDS, round_seconds, world.dir, fs);
 	printf("Every keyhold operation below returns after a synced write: its audit record\n"
 	       "(with usage history and count, or with the new key version) committed with\n"
 	       "fsync, SQLite WAL synchronous=FULL. Concurrent callers share one commit (group\n"
 	       "commit); writes/commit is kh_store_write calls per committed transaction\n"
 	       "during the keyhold rounds.\n");
-	if (fs.f_type == TMPFS_MAGIC)
+	if (strcmp(fs, "tmpfs") == 0)
 		printf("\nWARNING: the database is on tmpfs, where fsync costs nothing;\n"
 		       "set TMPDIR to a directory on disk.\n");
 

@@ -13,13 +13,10 @@
  * rows fill the pool before each of their rounds, so an issuance never waits for a key pair;
  * the "pool misses" note counts those that did anyway.
  */
-#include <ftw.h>
-#include <linux/magic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/vfs.h>
 #include <time.h>
 
 #include "base/kh_clock.h"
@@ -30,6 +27,7 @@
 #include "crypto/kh_pki_cert.h"
 #include "keys/kh_keys.h"
 #include "pki/kh_pki.h"
+#include "world.h"
 
 enum {
 	ROUNDS = 5,
@@ -43,27 +41,9 @@ enum {
 static double round_seconds = 1.0;
 static const char *filter; /* only rows whose name contains this */
 
-#define CHECK(x)                                                                                   \
-	do {                                                                                       \
-		if (!(x)) {                                                                        \
-			fprintf(stderr, "bench: %s failed at line %d\n", #x, __LINE__);            \
-			exit(1);                                                                   \
-		}                                                                                  \
-	} while (0)
-
-#define CHECK_RC(x)                                                                                \
-	do {                                                                                       \
-		kh_rc rc_ = (x);                                                                   \
-		if (rc_ != KH_OK) {                                                                \
-			fprintf(stderr, "bench: %s: %s at line %d\n", #x, kh_rc_name(rc_),         \
-			        __LINE__);                                                         \
-			exit(1);                                                                   \
-		}                                                                                  \
-	} while (0)
-
 /* ---- the world: store, barrier, audit, keys, pki; a key store with a manager and a user ---- */
 
-static char dir[256];
+static struct bench_world world;
 static struct kh_store *store;
 static struct kh_barrier *barrier;
 static struct kh_audit *audit;
@@ -122,94 +102,22 @@ struct worker {
 static struct worker workers[THREADS_MAX];
 static double cpu_cores; /* CPU time / wall time of the process in the last run() */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-/* Also runs at exit after a failed CHECK, so no run leaves a database behind. */
-static void remove_dir(void)
-{
-	if (dir[0] == '\0')
-		return;
-	if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-		fprintf(stderr, "bench: could not remove %s\n", dir);
-	dir[0] = '\0';
-}
-
-static const char *fs_name(long type)
-{
-	static const struct {
-		long magic;
-		const char *name;
-	} names[] = {
-	    {EXT4_SUPER_MAGIC, "ext4"},         {XFS_SUPER_MAGIC, "xfs"},
-	    {BTRFS_SUPER_MAGIC, "btrfs"},       {TMPFS_MAGIC, "tmpfs"},
-	    {OVERLAYFS_SUPER_MAGIC, "overlay"}, {NFS_SUPER_MAGIC, "nfs"},
-	};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (names[i].magic == type)
-			return names[i].name;
-	}
-	return "unknown";
-}
-
-static struct kh_principal account(int64_t keystore_id, const char *name, unsigned policies)
-{
-	struct kh_principal op = {
-	    .kind = KH_PRINCIPAL_OPERATOR, .request_id = "bench", .source = "bench"};
-	int64_t id;
-	CHECK_RC(kh_keys_account_create(keys, &op, keystore_id, name, policies, &id));
-	return (struct kh_principal){.kind = KH_PRINCIPAL_ACCOUNT,
-	                             .account_id = id,
-	                             .keystore_id = keystore_id,
-	                             .policies = policies,
-	                             .request_id = "bench",
-	                             .source = "bench"};
-}
-
+/* The shared world (world.h), the PKI over it, a manager and a user. */
 static void world_open(void)
 {
-	const char *base = getenv("TMPDIR");
-	char path[300];
-	struct kh_barrier_shares *shares = NULL;
-	struct kh_barrier_progress progress;
-	int64_t keystore_id;
-
-	CHECK(snprintf(dir, sizeof(dir), "%s/keyhold-bench-XXXXXX",
-	               base != NULL && base[0] != '\0' ? base : "/tmp") < (int)sizeof(dir));
-	CHECK(mkdtemp(dir) != NULL);
-	CHECK(atexit(remove_dir) == 0);
-	snprintf(path, sizeof(path), "%s/keyhold.db", dir);
-
-	struct kh_store_options so = {.path = path};
-	CHECK_RC(kh_store_open(&so, &store));
-	struct kh_barrier_options bo = {.store = store, .clock = kh_clock_real()};
-	CHECK_RC(kh_barrier_new(&bo, &barrier));
-	CHECK_RC(kh_barrier_init(barrier, 1, 1, &shares));
-	CHECK_RC(kh_barrier_unseal(barrier, kh_buf_slice(&shares->share[0]), &progress));
-	CHECK(!progress.sealed);
-	kh_barrier_shares_free(&shares);
-	struct kh_audit_options ao = {.store = store, .barrier = barrier, .clock = kh_clock_real()};
-	CHECK_RC(kh_audit_new(&ao, &audit));
-	struct kh_keys_options ko = {
-	    .store = store, .barrier = barrier, .audit = audit, .clock = kh_clock_real()};
-	CHECK_RC(kh_keys_new(&ko, &keys));
+	bench_world_open(&world);
+	store = world.store;
+	barrier = world.barrier;
+	audit = world.audit;
+	keys = world.keys;
 	struct kh_pki_options po = {.keys = keys,
 	                            .store = store,
 	                            .audit = audit,
 	                            .clock = kh_clock_real(),
 	                            .barrier = barrier};
 	CHECK_RC(kh_pki_new(&po, &pki));
-
-	struct kh_principal op = {
-	    .kind = KH_PRINCIPAL_OPERATOR, .request_id = "bench", .source = "bench"};
-	CHECK_RC(kh_keys_keystore_create(keys, &op, "bench", &keystore_id));
-	manager = account(keystore_id, "bench-manager", KH_POLICY_KMS_MANAGER);
-	user = account(keystore_id, "bench-user", KH_POLICY_KMS_USER);
+	manager = bench_world_account(&world, "bench-manager", KH_POLICY_KMS_MANAGER);
+	user = bench_world_account(&world, "bench-user", KH_POLICY_KMS_USER);
 	CHECK_RC(kh_rand_bytes(tbs, sizeof(tbs)));
 	for (unsigned i = 0; i < THREADS_MAX; i++)
 		kh_buf_init(&workers[i].out, KH_LIMIT_KEY_ENCODED_BYTES, KH_BUF_PLAIN);
@@ -220,11 +128,7 @@ static void world_close(void)
 	for (unsigned i = 0; i < THREADS_MAX; i++)
 		kh_buf_cleanup(&workers[i].out);
 	kh_pki_free(&pki);
-	kh_keys_free(&keys);
-	kh_audit_free(&audit);
-	kh_barrier_free(&barrier);
-	kh_store_close(&store);
-	remove_dir();
+	bench_world_close(&world);
 }
 
 /* The CA, its two profiles, the CSRs and the reference's keys of one dual row. */
@@ -503,13 +407,11 @@ static void args_read(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	struct statfs fs;
-
 	args_read(argc, argv);
 	kh_log_set_level(KH_LOG_WARN);
 	CHECK_RC(kh_crypto_init());
 	world_open();
-	CHECK(statfs(dir, &fs) == 0);
+	const char *fs = bench_world_fs(&world);
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		struct dual *d = rows[i].dual;
 		if (d != NULL && d->ca_id == 0 && (filter == NULL || strstr(rows[i].name, filter)))
@@ -520,8 +422,7 @@ int main(int argc, char **argv)
 	       "%d threads on each side (unless the row says), median of %d alternating\n"
 	       "rounds of %.2f s\n"
 	       "database: %s (%s)\n\n",
-	       kh_crypto_library_version(), THREADS, ROUNDS, round_seconds, dir,
-	       fs_name((long)fs.f_type));
+	       kh_crypto_library_version(), THREADS, ROUNDS, round_seconds, world.dir, fs);
 	printf("pool fill: kh_pki_kmc_fill, each pair generated, its private key sealed by the\n"
 	       "barrier and its row committed (fsync'd, 64 pairs a transaction; 4 for RSA).\n"
 	       "Reference: kh_pkey_generate and free.\n"
@@ -536,7 +437,7 @@ int main(int argc, char **argv)
 	       "the envelope's form; pool misses counts issuances that had to generate their\n"
 	       "pair (the pool is topped up before each round, untimed).\n",
 	       TBS_LEN);
-	if (fs.f_type == TMPFS_MAGIC)
+	if (strcmp(fs, "tmpfs") == 0)
 		printf("\nWARNING: the database is on tmpfs, where fsync costs nothing;\n"
 		       "set TMPDIR to a directory on disk.\n");
 	printf("\n%-24s %10s %10s %7s  %s\n", "operation", "keyhold/s", "ref/s", "ratio", "note");
