@@ -202,38 +202,9 @@ struct profile_arg {
 	struct kh_pki_profile in; /* with the kind's usual key usage when it named none */
 };
 
-static kh_rc create_fn(struct kh_pki_change *ch, struct kh_store_tx *tx)
-{
-	const struct kh_pki_profile *in = &((const struct profile_arg *)ch->arg)->in;
-	KH_GUARD(managed_ca(ch, tx, in->ca_id));
-	KH_GUARD(check(in));
-	KH_GUARD(check_twin(tx, in));
-	struct kh_store_val v[] = {
-	    KH_SV_INT(in->ca_id),
-	    KH_SV_TEXT(in->name),
-	    KH_SV_INT(in->key_types),
-	    KH_SV_INT(in->validity_days),
-	    KH_SV_INT(in->key_usage),
-	    KH_SV_TEXT(in->ekus),
-	    KH_SV_INT(in->is_ca ? 1 : 0),
-	    KH_SV_INT(in->path_len),
-	    KH_SV_INT(in->approval_required ? 1 : 0),
-	    KH_SV_TEXT(kh_pki_cert_kind_name(in->kind)),
-	    KH_SV_TEXT(in->crl_url),
-	    KH_SV_TEXT(in->ocsp_url),
-	    KH_SV_TEXT(in->ca_issuers_url),
-	    KH_SV_INT(ch->now),
-	    KH_SV_INT(ch->now),
-	    KH_SV_TEXT(in->dual_profile),
-	    in->est_label[0] != '\0' ? KH_SV_TEXT(in->est_label) : KH_SV_NULL,
-	    KH_SV_INT(in->est_auth),
-	};
-	KH_GUARD(kh_store_exec(tx, &kh_q_pki_profile_insert, v, KH_SV_COUNT(v), NULL));
-	profile_detail(ch, in);
-	return KH_OK;
-}
-
-static kh_rc update_fn(struct kh_pki_change *ch, struct kh_store_tx *tx)
+/* Both writes take the profile's columns in one order (kh_q_pki_profile_insert's; the update
+ * names them by number), so one array serves both. */
+static kh_rc write_profile(struct kh_pki_change *ch, struct kh_store_tx *tx, bool update)
 {
 	const struct kh_pki_profile *in = &((const struct profile_arg *)ch->arg)->in;
 	uint64_t changed = 0;
@@ -241,6 +212,8 @@ static kh_rc update_fn(struct kh_pki_change *ch, struct kh_store_tx *tx)
 	KH_GUARD(check(in));
 	KH_GUARD(check_twin(tx, in));
 	struct kh_store_val v[] = {
+	    KH_SV_INT(in->ca_id),
+	    KH_SV_TEXT(in->name),
 	    KH_SV_INT(in->key_types),
 	    KH_SV_INT(in->validity_days),
 	    KH_SV_INT(in->key_usage),
@@ -252,17 +225,27 @@ static kh_rc update_fn(struct kh_pki_change *ch, struct kh_store_tx *tx)
 	    KH_SV_TEXT(in->crl_url),
 	    KH_SV_TEXT(in->ocsp_url),
 	    KH_SV_TEXT(in->ca_issuers_url),
+	    KH_SV_INT(ch->now), /* created_at: the update leaves it */
 	    KH_SV_INT(ch->now),
 	    KH_SV_TEXT(in->dual_profile),
 	    in->est_label[0] != '\0' ? KH_SV_TEXT(in->est_label) : KH_SV_NULL,
 	    KH_SV_INT(in->est_auth),
-	    KH_SV_INT(in->ca_id),
-	    KH_SV_TEXT(in->name),
 	};
-	KH_GUARD(kh_store_exec(tx, &kh_q_pki_profile_update, v, KH_SV_COUNT(v), &changed));
-	KH_ENSURE(changed == 1, KH_ERR_NOT_FOUND);
+	KH_GUARD(kh_store_exec(tx, update ? &kh_q_pki_profile_update : &kh_q_pki_profile_insert, v,
+	                       KH_SV_COUNT(v), &changed));
+	KH_ENSURE(!update || changed == 1, KH_ERR_NOT_FOUND);
 	profile_detail(ch, in);
 	return KH_OK;
+}
+
+static kh_rc create_fn(struct kh_pki_change *ch, struct kh_store_tx *tx)
+{
+	return write_profile(ch, tx, false);
+}
+
+static kh_rc update_fn(struct kh_pki_change *ch, struct kh_store_tx *tx)
+{
+	return write_profile(ch, tx, true);
 }
 
 kh_rc kh_pki_profile_create(struct kh_pki *pk, const struct kh_principal *p,

@@ -148,9 +148,7 @@ extern const struct kh_store_query kh_q_pki_profile_insert;
 extern const struct kh_store_query kh_q_pki_profile_get;
 /* ca_id -> profile columns, by name */
 extern const struct kh_store_query kh_q_pki_profile_list;
-/* key_types, validity_days, key_usage, ekus, is_ca, path_len, approval, kind, crl_url,
- * ocsp_url, ca_issuers_url, updated_at, dual_profile, est_label (or NULL), est_auth, ca_id,
- * name */
+/* the insert's parameters, in its order (created_at is not changed) */
 extern const struct kh_store_query kh_q_pki_profile_update;
 /* est_label -> profile columns (labels are unique across the service) */
 extern const struct kh_store_query kh_q_pki_profile_by_est_label;

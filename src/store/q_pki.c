@@ -86,10 +86,10 @@ const struct kh_store_query kh_q_pki_profile_list = {
     "SELECT " PROFILE_COLUMNS " FROM pki_profiles WHERE ca_id = ? ORDER BY name"};
 const struct kh_store_query kh_q_pki_profile_update = {
     "pki_profile.update",
-    "UPDATE pki_profiles SET key_types = ?, validity_days = ?, key_usage = ?, ekus = ?,"
-    " is_ca = ?, path_len = ?, approval = ?, kind = ?, crl_url = ?, ocsp_url = ?,"
-    " ca_issuers_url = ?, updated_at = ?, dual_profile = ?, est_label = ?, est_auth = ?"
-    " WHERE ca_id = ? AND name = ?"};
+    "UPDATE pki_profiles SET key_types = ?3, validity_days = ?4, key_usage = ?5, ekus = ?6,"
+    " is_ca = ?7, path_len = ?8, approval = ?9, kind = ?10, crl_url = ?11, ocsp_url = ?12,"
+    " ca_issuers_url = ?13, updated_at = ?15, dual_profile = ?16, est_label = ?17,"
+    " est_auth = ?18 WHERE ca_id = ?1 AND name = ?2"};
 const struct kh_store_query kh_q_pki_profile_by_est_label = {
     "pki_profile.by_est_label", "SELECT " PROFILE_COLUMNS " FROM pki_profiles WHERE est_label = ?"};
 
